@@ -1,0 +1,10 @@
+// One register_<area>() per binding file, all called from module.cpp.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace cardionets::python {
+
+void register_core(pybind11::module_& m);
+
+}  // namespace cardionets::python

@@ -1,0 +1,71 @@
+"""Shared test set-up.
+
+* Without a CUDA device, Triton kernels run in the interpreter (TRITON_INTERPRET=1 must be set
+  before triton decorates any kernel, hence here, at collection time).
+* ``gpu`` tests are skipped without CUDA; ``slow`` ones are deselected by default (pytest.ini).
+* ``shared_data`` is ../shared/data beside the repository (override: CARDIONETS_SHARED_DATA).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # pragma: no cover
+        return False
+
+
+if not _cuda():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if _cuda():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = Path(os.environ.get("CARDIONETS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cpp_build(tmp_path_factory) -> Path:
+    """Configure and build the C++ library and its test programs without Python (incremental,
+    in build/cpp-tests), and return the build directory."""
+    build = ROOT / "build" / "cpp-tests"
+    build.mkdir(parents=True, exist_ok=True)
+    args = ["cmake", "-S", str(ROOT), "-B", str(build), "-DCARDIONETS_PYTHON=OFF", "-DCMAKE_BUILD_TYPE=Release"]
+    try:
+        import ninja  # noqa: F401
+
+        if not (build / "CMakeCache.txt").exists():
+            args.append("-GNinja")
+    except ImportError:
+        pass
+    subprocess.run(args, check=True, capture_output=True, text=True)
+    subprocess.run(["cmake", "--build", str(build), "--parallel", str(os.cpu_count() or 1)],
+                   check=True, capture_output=True, text=True)
+    return build
