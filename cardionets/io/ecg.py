@@ -1,0 +1,82 @@
+"""The ECG record type and ``read_ecg``: one entry point for every supported file format.
+
+The format is detected from the file's content (magic bytes, XML root element), the extension
+only breaks ties. Every reader returns an :class:`ECG` with the signal in millivolts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .leads import STANDARD_LEADS, canonical_lead, to_standard_order
+
+
+@dataclass
+class ECG:
+    """One ECG recording.
+
+    signal: float32 [n_leads, n_samples] in millivolts.   fs: sampling rate in Hz.
+    leads:  lead names (canonical spelling, file order).  meta: age, sex, dx, date, device, ...
+    """
+    signal: np.ndarray
+    fs: float
+    leads: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        self.signal = np.ascontiguousarray(self.signal, dtype=np.float32)
+        if self.signal.ndim != 2:
+            raise InputError(f"{self.path or 'ECG'}: signal must be [leads, samples], got shape {self.signal.shape}")
+        if len(self.leads) != self.signal.shape[0]:
+            raise InputError(f"{self.path or 'ECG'}: {len(self.leads)} lead names for {self.signal.shape[0]} leads")
+        self.leads = [canonical_lead(n) for n in self.leads]
+        self.fs = float(self.fs)
+
+    @property
+    def n_leads(self) -> int:
+        return int(self.signal.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.n_samples / self.fs if self.fs > 0 else 0.0
+
+    def standard(self, *, derive: bool = True, missing: str = "raise") -> "ECG":
+        """This record with leads in :data:`STANDARD_LEADS` order (see :func:`to_standard_order`)."""
+        sig, names = to_standard_order(self.signal, self.leads, derive=derive, missing=missing,
+                                       source=self.path or "ECG")
+        return ECG(sig, self.fs, names, dict(self.meta), self.path)
+
+    def summary(self) -> str:
+        keys = ", ".join(f"{k}={v}" for k, v in self.meta.items() if k in ("age", "sex", "dx", "date", "device", "format"))
+        return (f"{self.path or 'ECG'}: {self.n_leads} leads ({' '.join(self.leads)}), {self.fs:g} Hz, "
+                f"{self.n_samples} samples ({self.duration:.2f} s){'; ' + keys if keys else ''}")
+
+
+def read_ecg(path: str | Path, *, format: str | None = None) -> ECG:
+    """Read an ECG file (format detected from content; ``format`` forces one of
+    "wfdb", "wfdb-mat", "cardiosoft", "hl7", "sierra", "dicom", "numpy")."""
+    from .detect import detect_format
+    from . import readers
+
+    p = Path(path)
+    fmt = format or detect_format(p)
+    reader = readers.READERS.get(fmt)
+    if reader is None:
+        raise InputError(f"{p}: unknown ECG format {fmt!r}; known: {', '.join(sorted(readers.READERS))}")
+    ecg = reader(p)
+    ecg.meta.setdefault("format", fmt)
+    ecg.path = str(p)
+    return ecg
+
+
+__all__ = ["ECG", "read_ecg", "STANDARD_LEADS"]
