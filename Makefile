@@ -22,7 +22,7 @@ install: $(STAMP)
 # dependencies, then the package itself in editable mode (this builds cardionets._C).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade "pip>=23.1" "setuptools>=68" wheel pybind11 "cmake>=3.18" ninja
+	$(PY) -m pip install --upgrade "pip>=23.1" "setuptools>=77" wheel pybind11 "cmake>=3.18" ninja
 	$(PY) -m pip install "torch==2.13.0"
 	$(PY) -m pip install --no-build-isolation -e ".[dev]"
 	touch $(STAMP) $(NATIVE)
