@@ -84,6 +84,46 @@ def weighted_infonce_reference(z_ecg, z_cmr, phi, *, sigma: float, tau: float):
     return 0.5 * (F.softplus(m_ec).mean() + F.softplus(m_ce).mean())
 
 
+def _prepare(z_ecg, z_cmr, phi):
+    """Normalised fp32 embeddings (autograd-tracked) and centred fp32 phenotypes (no gradient).
+    Centring leaves every distance unchanged and shrinks |phi|^2, which the fast kernels' distance
+    expansion |phi_i|^2 + |phi_k|^2 - 2 phi_i.phi_k is relative to."""
+    ze = F.normalize(z_ecg.float(), dim=-1)
+    zc = F.normalize(z_cmr.float(), dim=-1)
+    p = phi.detach().float()
+    return ze, zc, p - p.mean(dim=0, keepdim=True)
+
+
+_TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _triton_inputs(z_ecg, z_cmr, phi, **_kw):
+    return triton_inputs((z_ecg, z_cmr, phi)) + dtypes_in((z_ecg, z_cmr, phi), _TRITON_DTYPES)
+
+
+@weighted_infonce_op.register("triton", env_check=triton_env, input_check=_triton_inputs)
+def weighted_infonce_triton(z_ecg, z_cmr, phi, *, sigma: float, tau: float):
+    """Tiled Triton forward/backward (cardionets.kernels.weighted_infonce); never builds B x B."""
+    from ._weighted_infonce_triton import weighted_infonce_tiled  # lazy: imports triton
+
+    ze, zc, p = _prepare(z_ecg, z_cmr, phi)
+    return weighted_infonce_tiled(ze, zc, p, float(sigma), float(tau))
+
+
+def _cpu_inputs(z_ecg, z_cmr, phi, **_kw):
+    return tensors_on((z_ecg, z_cmr, phi), "cpu") + dtypes_in((z_ecg, z_cmr, phi), _TRITON_DTYPES)
+
+
+@weighted_infonce_op.register("cpu", env_check=native_env, input_check=_cpu_inputs)
+def weighted_infonce_cpu(z_ecg, z_cmr, phi, *, sigma: float, tau: float):
+    """Blocked, threaded C++ forward/backward (custom op cardionets::weighted_infonce_fwd)."""
+    from . import _weighted_infonce_native  # noqa: F401  (registers the custom ops)
+
+    ze, zc, p = _prepare(z_ecg, z_cmr, phi)
+    loss, _, _ = torch.ops.cardionets.weighted_infonce_fwd(ze, zc, p, float(sigma), float(tau))
+    return loss
+
+
 weighted_infonce_op.register("reference")(weighted_infonce_reference)
 
 

@@ -19,4 +19,6 @@ PYBIND11_MODULE(_C, m) {
     }
   });
   cardionets::python::register_core(m);
+  cardionets::python::register_dsp(m);
+  cardionets::python::register_ops(m);
 }

@@ -3,4 +3,6 @@
 #pragma once
 
 #include "cardionets/core.h"
+#include "cardionets/dsp.h"
+#include "cardionets/ops.h"
 #include "cardionets/parallel.h"
