@@ -12,7 +12,7 @@ from . import __version__
 from .errors import CardioNetsError
 
 # Order is the order in `cardionets --help`.
-COMMAND_MODULES = ["demo", "info"]
+COMMAND_MODULES = ["demo", "info", "synth"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,194 @@
+"""PyTorch datasets over a cohort manifest: paired (ECG, CMR, phenotypes), ECG-only with labels,
+CMR-only.
+
+Item contract of :class:`PairedDataset` (other packages code against it)::
+
+    {"subject_id": str,
+     "ecg":        float32 [12, 2250]  (mode "train": one random 9 s crop)
+                   or      [n_crops, 12, 2250] (mode "eval": evenly spaced crops),
+                   each crop standardised over all its leads,
+     "cmr":        float32 [50, 96, 96] in [-1, 1],
+     "phenotypes": float32 [82] standardised with the training split's statistics (NaN = missing),
+     "labels":     float32 [4] 0/1 for DISEASES = ("CAD", "HF", "CM", "PH"),
+     "cm_subtype": int64 (-1 none, 0 DCM, 1 HCM, 2 RCM)}
+
+:class:`ECGDataset` gives the same dict without "cmr", :class:`CMRDataset` without "ecg".
+:class:`Cohort` holds the manifest, the labels and the splits; ``Cohort.datasets(...)`` builds
+train/val/test datasets with the phenotype scaler fitted on train only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import InputError
+from .ecg_cache import CROP_LEN, build_ecg_cache, crop_starts, standardize
+from .labels import disease_labels, negative_sample
+from .manifest import Manifest, load_manifest
+from .schema import DISEASES, PHENOTYPE_NAMES
+from .splits import PhenotypeScaler, grouped_kfold, strata_from_labels, train_val_test_split
+
+
+class Cohort:
+    """A loaded manifest with its ICD-10 labels (dated against ``reference``)."""
+
+    def __init__(self, source: str | Path | Manifest, reference: str = "ecg_date"):
+        self.manifest = source if isinstance(source, Manifest) else load_manifest(source)
+        subj = self.manifest.subjects
+        if reference not in subj.columns:
+            subj = subj.assign(**{reference: pd_max_date()})
+        lab = disease_labels(subj, self.manifest.diagnoses, reference=reference)
+        self.labels = lab[list(DISEASES)].to_numpy(dtype=np.float32)      # [n, 4]
+        self.cm_subtype = lab["cm_subtype"].to_numpy(dtype=np.int64)       # [n]
+        self.phenotypes = self.manifest.phenotype_matrix()                 # [n, 82] raw units
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+    @property
+    def root(self) -> Path:
+        return self.manifest.root
+
+    @property
+    def subject_ids(self) -> list[str]:
+        return self.manifest.ids
+
+    def split(self, seed: int = 0, fractions=(0.6, 0.2, 0.2)) -> dict[str, np.ndarray]:
+        """Subject-grouped 60/20/20 split stratified by disease, deterministic from ``seed``."""
+        return train_val_test_split(strata_from_labels(self.labels), self.manifest.subjects["subject_id"],
+                                    seed=seed, fractions=fractions)
+
+    def kfold(self, k: int = 5, seed: int = 0) -> list[np.ndarray]:
+        return grouped_kfold(strata_from_labels(self.labels), self.manifest.subjects["subject_id"], k=k, seed=seed)
+
+    def negative_sampled(self, indices: np.ndarray, disease: str, ratio: int, seed: int = 0) -> np.ndarray:
+        """The subset of ``indices`` keeping all ``disease`` positives and ``ratio`` x negatives."""
+        j = list(DISEASES).index(disease)
+        indices = np.asarray(indices)
+        return indices[negative_sample(self.labels[indices, j], ratio, seed)]
+
+    def scaler(self, train_indices: np.ndarray) -> PhenotypeScaler:
+        return PhenotypeScaler.fit(self.phenotypes[np.asarray(train_indices)])
+
+    def ecg_cache(self, progress: bool = False) -> np.ndarray:
+        return build_ecg_cache(self.root, self.manifest.subjects["ecg_path"].tolist(), progress=progress)
+
+    def datasets(self, kind: str = "paired", seed: int = 0, split: dict[str, np.ndarray] | None = None,
+                 **kwargs: Any) -> dict[str, Any]:
+        """{"train", "val", "test": datasets, "scaler": PhenotypeScaler, "split": indices}."""
+        cls = {"paired": PairedDataset, "ecg": ECGDataset, "cmr": CMRDataset}[kind]
+        split = split or self.split(seed=seed)
+        scaler = self.scaler(split["train"])
+        out: dict[str, Any] = {"scaler": scaler, "split": split}
+        for name, idx in split.items():
+            out[name] = cls(self, idx, mode="train" if name == "train" else "eval", scaler=scaler, **kwargs)
+        return out
+
+
+def pd_max_date():
+    import pandas as pd
+
+    return pd.Timestamp.max
+
+
+class _CohortDataset(Dataset):
+    """Shared machinery: indices into a cohort, standardised phenotypes, labels, ECG/CMR access."""
+
+    uses_ecg = True
+    uses_cmr = True
+
+    def __init__(self, cohort: Cohort | str | Path, indices=None, *, mode: str = "train", n_crops: int = 3,
+                 scaler: PhenotypeScaler | None = None, cmr_cache: bool = False, progress: bool = False):
+        if mode not in ("train", "eval"):
+            raise InputError(f"dataset mode must be 'train' or 'eval', got {mode!r}")
+        self.cohort = cohort if isinstance(cohort, Cohort) else Cohort(cohort)
+        self.indices = np.arange(len(self.cohort)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.mode = mode
+        self.n_crops = int(n_crops)
+        self.scaler = scaler or self.cohort.scaler(self.indices)
+        self._phen = self.scaler.transform(self.cohort.phenotypes)          # [n, 82]
+        self._ecg = self.cohort.ecg_cache(progress) if self.uses_ecg else None
+        self._cmr = _cmr_cache(self.cohort, progress) if (self.uses_cmr and cmr_cache) else None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _ecg_item(self, row: int) -> torch.Tensor:
+        full = np.asarray(self._ecg[row], dtype=np.float32)                 # [12, 2500]
+        n = full.shape[-1]
+        if self.mode == "train":
+            s = int(torch.randint(0, n - CROP_LEN + 1, (1,)).item())
+            return torch.from_numpy(standardize(full[:, s:s + CROP_LEN]))   # [12, 2250]
+        starts = crop_starts(n, self.n_crops)
+        crops = np.stack([full[:, s:s + CROP_LEN] for s in starts])         # [n_crops, 12, 2250]
+        return torch.from_numpy(standardize(crops))
+
+    def _cmr_item(self, row: int) -> torch.Tensor:
+        if self._cmr is not None:
+            return torch.from_numpy(np.asarray(self._cmr[row], dtype=np.float32))
+        return torch.from_numpy(read_cohort_cmr(self.cohort, row))
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = int(self.indices[i])
+        item: dict[str, Any] = {"subject_id": self.cohort.subject_ids[row]}
+        if self.uses_ecg:
+            item["ecg"] = self._ecg_item(row)
+        if self.uses_cmr:
+            item["cmr"] = self._cmr_item(row)
+        item["phenotypes"] = torch.from_numpy(self._phen[row].copy())
+        item["labels"] = torch.from_numpy(self.cohort.labels[row].copy())
+        item["cm_subtype"] = torch.tensor(int(self.cohort.cm_subtype[row]), dtype=torch.int64)
+        return item
+
+
+class PairedDataset(_CohortDataset):
+    """(ECG, CMR, phenotypes, labels) per exam; see the module docstring for the item."""
+
+
+class ECGDataset(_CohortDataset):
+    """ECG with phenotypes and disease labels (no CMR needed in the manifest)."""
+    uses_cmr = False
+
+
+class CMRDataset(_CohortDataset):
+    """CMR with phenotypes and disease labels (no ECG needed in the manifest)."""
+    uses_ecg = False
+
+
+def read_cohort_cmr(cohort: Cohort, row: int) -> np.ndarray:
+    from ..io.cmr import read_cmr
+
+    p = cohort.manifest.resolve(cohort.manifest.subjects["cmr_path"].iloc[row])
+    if p is None:
+        raise InputError(f"subject {cohort.subject_ids[row]}: no cmr_path in the manifest")
+    return read_cmr(p)
+
+
+def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
+    """float16 [N, 50, 96, 96] memory map of the normalised cines, built once per manifest."""
+    from .ecg_cache import cache_key
+
+    paths = [str(p) for p in cohort.manifest.subjects["cmr_path"].tolist()]
+    npy = cohort.root / "cache" / f"cmr96_{cache_key(paths)}.npy"
+    if not npy.is_file():
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        tmp = str(npy) + ".tmp.npy"
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(paths), 50, 96, 96))
+        it = range(len(paths))
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(it, desc="cmr cache", unit="cine")
+        for i in it:
+            arr[i] = read_cohort_cmr(cohort, i).astype(np.float16)
+        arr.flush()
+        del arr
+        Path(tmp).replace(npy)
+    return np.load(npy, mmap_mode="r")
+
+
+__all__ = ["CMRDataset", "Cohort", "ECGDataset", "PairedDataset", "PHENOTYPE_NAMES", "DISEASES"]

@@ -1,0 +1,220 @@
+"""A bSSFP-like 4-chamber long-axis cine over one cardiac cycle, drawn from the phenotypes.
+
+Geometry (heart frame: u along the long axis from the atrioventricular (AV) plane to the apex, v
+across it towards the LV lateral wall; millimetres):
+* LV cavity: a blunt "bullet" |du/a|^3 + (dv/w)^2 <= 1 for u >= AV plane, whose volume is
+  0.75*pi*w^2*a; the apex stays put and the AV plane descends with longitudinal strain (a(t) shrinks
+  by Ell), the width follows the volume curve, so the 4-chamber area tracks LV volume over the cycle.
+* LV myocardium: the same shape grown by the segmental wall thickness (AHA 3/9/14 septal, 6/12/16
+  lateral, apical cap), thickening during systole by the radial strain of those segments.
+* RV: a shorter bullet left of the septum (volume 0.75*pi*w*d*a with depth d = 2w: the crescent RV is
+  deeper than it is wide in this plane) with a 3.5 mm free wall; LA and RA: ellipsoids under the AV
+  plane, filling in ventricular systole (reservoir), emptying in early diastole and atrial systole.
+* Around it: pericardial fat, lungs, liver, descending aorta, chest wall and body outline.
+Image formation: bSSFP-like contrast (blood bright, fat bright, myocardium dark, lung black), a
+Gaussian point-spread, a smooth receive-coil shading field and Rician noise; per subject the
+position, in-plane angle, contrast and noise level vary. Written as scanner-like int16 magnitudes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .diseases import DiseaseState
+
+N_FRAMES = 50
+SIZE = 96
+SPACING = 1.8        # mm; UK Biobank long-axis cines are ~1.8 mm in-plane
+
+
+@dataclass
+class CineInfo:
+    es_frame: int
+    lv_center_rc: tuple[float, float]    # LV cavity centroid at ED, (row, col) in pixels
+    spacing: float
+    frame_ms: float
+
+
+def _pchip_cycle(knots_x, knots_y, phase: np.ndarray) -> np.ndarray:
+    from scipy.interpolate import PchipInterpolator
+
+    return PchipInterpolator(np.asarray(knots_x), np.asarray(knots_y))(phase)
+
+
+def volume_curves(ph: dict[str, float], hr: float, n: int = N_FRAMES) -> tuple[dict[str, np.ndarray], float]:
+    """Volume (mL) of each chamber at n phases over one RR, ED at phase 0; and the ES phase."""
+    rr = 60.0 / hr
+    ts = float(np.clip(0.33 * rr ** 0.5 / rr, 0.26, 0.48))        # systolic fraction of the cycle
+    phase = np.arange(n) / n
+    # ventricular contraction state c: 0 at ED, 1 at ES; rapid filling, diastasis, atrial kick
+    c = np.where(phase <= ts, 0.5 * (1 - np.cos(np.pi * phase / ts)), 0.0)
+    dia = phase > ts
+    kx = [ts, ts + 0.12, 0.82, 0.88, 0.97, 1.0]
+    ky = [1.0, 0.32, 0.22, 0.2, 0.0, 0.0]
+    c[dia] = _pchip_cycle(kx, ky, phase[dia])
+    curves = {
+        "LV": ph["LVESV"] + (ph["LVEDV"] - ph["LVESV"]) * (1 - c),
+        "RV": ph["RVESV"] + (ph["RVEDV"] - ph["RVESV"]) * (1 - c),
+    }
+    # atrial fraction g: 1 at the atrial maximum (end of ventricular systole), 0 at the minimum
+    gx = [0.0, ts + 0.02, ts + 0.14, 0.82, 0.97, 1.0]
+    gy = [0.06, 1.0, 0.5, 0.42, 0.0, 0.06]
+    g = _pchip_cycle(gx, gy, phase)
+    curves["LA"] = ph["LAV_min"] + (ph["LAV_max"] - ph["LAV_min"]) * g
+    curves["RA"] = ph["RAV_min"] + (ph["RAV_max"] - ph["RAV_min"]) * g
+    curves["c"] = c
+    return curves, ts
+
+
+def _cov(dist_mm: np.ndarray, px: float) -> np.ndarray:
+    """Pixel coverage of a region from a signed distance (negative inside), ~1 pixel ramp."""
+    return np.clip(0.5 - dist_mm / px, 0.0, 1.0)
+
+
+def _bullet_dist(u, v, base, a, v0, w, p: float = 3.0):
+    """Approximate signed distance (mm) to the bullet |(u-base)/a|^p + ((v-v0)/w)^2 = 1, u >= base."""
+    x = np.maximum(u - base, 0.0) / a
+    y = (v - v0) / w
+    f = x ** p + y ** 2
+    gx = p * x ** (p - 1) / a
+    gy = 2 * y / w
+    d = (f - 1.0) / np.sqrt(gx ** 2 + gy ** 2 + 1e-6)
+    return np.maximum(d, base - u)            # cut at the AV plane
+
+
+def _ellipse_dist(u, v, u0, a, v0, w):
+    x = (u - u0) / a
+    y = (v - v0) / w
+    f = x ** 2 + y ** 2
+    d = (f - 1.0) / np.sqrt((2 * x / a) ** 2 + (2 * y / w) ** 2 + 1e-6)
+    return d
+
+
+def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random.Generator,
+                size: int = SIZE, spacing: float = SPACING, n: int = N_FRAMES) -> tuple[np.ndarray, CineInfo]:
+    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are."""
+    curves, ts = volume_curves(ph, hr, n)
+    c = curves["c"][:, None, None].astype(np.float32)
+    T = lambda x: np.asarray(x, dtype=np.float32)[:, None, None]   # per-frame parameter   # noqa: E731
+    px = spacing
+    # ---- LV shape -----------------------------------------------------------------------------
+    k_lv = float(np.clip(0.34 * (1.0 + 0.05 * rng.standard_normal()) * (1.25 if d.cm == "DCM" else 1.0), 0.26, 0.5))
+    edv_mm3 = ph["LVEDV"] * 1000.0
+    a_ed = (edv_mm3 / (0.75 * np.pi * k_lv ** 2)) ** (1 / 3)
+    ell = abs(ph["Ell_global"]) / 100.0
+    base = ell * a_ed * curves["c"]                    # AV-plane descent (mm); apex fixed at a_ed
+    a_t = a_ed - base
+    w_t = np.sqrt(curves["LV"] * 1000.0 / (0.75 * np.pi * a_t))
+    wt = {k: ph[f"WT_AHA_{k}"] for k in range(1, 17)}
+    err = {k: max(ph[f"Err_AHA_{k}"], -5.0) / 100.0 for k in range(1, 17)}
+    thick = lambda k: wt[k] * (1.0 + err[k] * curves["c"])  # noqa: E731
+    sep = [thick(3), thick(9), thick(14)]
+    lat = [thick(6), thick(12), thick(16)]
+    apex_t = np.mean([thick(k) for k in (13, 14, 15, 16)], axis=0) * 0.85
+    # ---- RV, atria --------------------------------------------------------------------------------
+    k_rv = 0.42 * float(np.exp(0.06 * rng.standard_normal()))
+    a_rv_ed = (ph["RVEDV"] * 1000.0 / (0.75 * np.pi * 2.0 * k_rv ** 2)) ** (1 / 3)
+    base_rv = base * 1.25                              # TAPSE exceeds MAPSE
+    a_rv = np.maximum(a_rv_ed - base_rv, 10.0)
+    w_rv = np.sqrt(curves["RV"] * 1000.0 / (0.75 * np.pi * 2.0 * a_rv))
+    k_la = 0.85 * float(np.exp(0.08 * rng.standard_normal()))
+    a_la = (curves["LA"] * 1000.0 / (4 / 3 * np.pi * k_la ** 2)) ** (1 / 3)
+    w_la = k_la * a_la
+    k_ra = 0.9 * float(np.exp(0.08 * rng.standard_normal()))
+    a_ra = (curves["RA"] * 1000.0 / (4 / 3 * np.pi * k_ra ** 2)) ** (1 / 3)
+    w_ra = k_ra * a_ra
+    # ---- layout (heart frame) ------------------------------------------------------------------
+    t_sep_ed = float(sep[1][0])
+    v_lv = t_sep_ed / 2 + float(w_t[0])                # septum centred on v = 0 at ED
+    sep_rv_edge = v_lv - w_t - np.array(sep[1])        # RV side of the septum over time
+    v_rv = sep_rv_edge - w_rv
+    v_la = v_lv - 0.15 * float(w_t[0])
+    v_ra = v_la - w_la - 3.0 - w_ra                    # interatrial septum ~3 mm
+    # ---- pose in the image -------------------------------------------------------------------------
+    ang = np.deg2rad(rng.normal(-20.0, 12.0))          # long axis: apex up, tilted
+    eu = np.array([np.sin(ang), -np.cos(ang)])         # (x, y) of the long axis, base -> apex
+    ev = np.array([-eu[1], eu[0]])                     # towards the LV lateral wall
+    mid_u = (a_ed - 2 * float(a_la.max())) / 2
+    mid_v = (float(v_rv[0]) - float(w_rv[0]) + v_lv + float(w_t[0])) / 2
+    shift = rng.normal(0.0, 6.0, 2)
+    origin = -(mid_u * eu + mid_v * ev) + shift        # image centre is (0, 0)
+    coords = (np.arange(size, dtype=np.float32) - (size - 1) / 2) * px
+    X, Y = np.meshgrid(coords, coords)                 # [row, col] grids of x (col) and y (row)
+    u = ((X - origin[0]) * eu[0] + (Y - origin[1]) * eu[1])[None].astype(np.float32)
+    v = ((X - origin[0]) * ev[0] + (Y - origin[1]) * ev[1])[None].astype(np.float32)
+    B = T(base)
+    # local LV wall thickness: septal for v < v_lv, lateral beyond; base -> mid -> apex along u
+    tau = np.clip((u - B) / T(a_t), 0.0, 1.0)
+    def along(vals):
+        b0, m0, a0 = (T(x) for x in vals)
+        return np.where(tau < 0.5, b0 + (m0 - b0) * tau / 0.5, m0 + (a0 - m0) * np.clip((tau - 0.5) / 0.4, 0, 1))
+    t_side = np.where(v < v_lv, along(sep), along(lat))
+    lv_cav = _bullet_dist(u, v, B, T(a_t), v_lv, T(w_t))
+    lv_out = _bullet_dist(u, v, B, T(a_t) + T(apex_t), v_lv, T(w_t) + t_side)
+    rv_cav = _bullet_dist(u, v, T(base_rv), T(a_rv), T(v_rv), T(w_rv))
+    rv_out = _bullet_dist(u, v, T(base_rv), T(a_rv) + 3.0, T(v_rv), T(w_rv) + 3.5)
+    la_cav = _ellipse_dist(u, v, B - T(a_la) - 1.0, T(a_la), v_la, T(w_la))
+    ra_cav = _ellipse_dist(u, v, T(base_rv) - T(a_ra) - 1.0, T(a_ra), T(v_ra), T(w_ra))
+    # ---- tissues (bSSFP-like relative signal) ------------------------------------------------------
+    blood = 1.0
+    myo = rng.uniform(0.22, 0.32)
+    fat = rng.uniform(0.75, 0.95)
+    img = np.full((n, size, size), 0.0, dtype=np.float32)
+    body_a, body_b = rng.uniform(120, 150), rng.uniform(95, 120)
+    body_c = np.array([rng.normal(-10, 8), rng.normal(15, 8)])
+    Xb, Yb = X - body_c[0], Y - body_c[1]
+    body = ((Xb / body_a) ** 2 + (Yb / body_b) ** 2)[None]
+    img += 0.33 * (body < 1.0)
+    img = np.where((body > 0.85) & (body < 1.0), fat, img)                         # subcutaneous fat
+    lung_r = ((X - origin[0] - ev[0] * 95 + 10) ** 2 / 55 ** 2 + (Y - origin[1] - 5) ** 2 / 75 ** 2)[None]
+    lung_l = ((X - origin[0] + ev[0] * 75 - 5) ** 2 / 45 ** 2 + (Y - origin[1] + 10) ** 2 / 70 ** 2)[None]
+    img = np.where(((lung_r < 1) | (lung_l < 1)) & (body < 0.85), 0.04, img)
+    liver = (((X - origin[0] + 60) / 70) ** 2 + ((Y - origin[1] - 95) / 45) ** 2)[None]
+    img = np.where(liver < 1, 0.4, img)
+    # descending aorta behind the LA
+    ao_u, ao_v = -2 * float(a_la.max()) - 14.0, v_la + 8.0
+    ao = _ellipse_dist(u, v, ao_u, 11.0, ao_v, 11.0)
+    img = img * (1 - _cov(ao, px)) + 0.9 * _cov(ao, px)
+
+    def paint(dist, value):
+        nonlocal img
+        cov = _cov(dist, px)
+        img = img * (1 - cov) + value * cov
+
+    fat_t = rng.uniform(1.5, 5.0)
+    paint(np.minimum(lv_out, rv_out) - fat_t, fat)        # pericardial / epicardial fat
+    paint(np.minimum(lv_out, rv_out) - 1.0, 0.12)       # pericardium
+    paint(np.minimum(la_cav, ra_cav) - 2.0, myo)         # atrial walls
+    paint(rv_out, myo)
+    paint(lv_out, myo)
+    paint(rv_cav, blood * 0.95)
+    paint(lv_cav, blood)
+    paint(la_cav, blood * 0.92)
+    paint(ra_cav, blood * 0.9)
+    # AV valves: closed (a dark line across the annulus) outside early/late diastolic filling
+    closed = T((np.arange(n) / n < ts + 0.02) | (np.arange(n) / n > 0.97)).astype(bool)
+    for b0, v0, w0 in ((B, v_lv, T(w_t)), (T(base_rv), T(v_rv), T(w_rv))):
+        line = (np.abs(u - b0) < 0.9 * px) & (np.abs(v - v0) < w0 + 1.0) & closed
+        img = np.where(line, myo * 1.2, img)
+    # ---- image formation ---------------------------------------------------------------------------
+    from scipy.ndimage import gaussian_filter
+
+    img = gaussian_filter(img, sigma=(0, 0.55, 0.55))
+    gx, gy = rng.normal(0, 0.25, 2)
+    yy, xx = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
+    shading = 1.0 + gx * xx + gy * yy - rng.uniform(0.0, 0.35) * (xx ** 2 + yy ** 2)
+    img *= np.clip(shading, 0.35, 2.0).astype(np.float32)[None]
+    sigma = rng.uniform(0.02, 0.05)
+    re = img + sigma * rng.standard_normal(img.shape).astype(np.float32)
+    im = sigma * rng.standard_normal(img.shape).astype(np.float32)
+    mag = np.sqrt(re * re + im * im)
+    scale = rng.uniform(500.0, 1100.0)
+    out = np.clip(np.rint(mag * scale), 0, 32767).astype(np.int16)
+    # LV cavity centroid at ED (bullet centroid ~ 0.3 a from the base), in pixels
+    cu = float(base[0]) + 0.3 * float(a_t[0])
+    pos = origin + cu * eu + v_lv * ev
+    centre = ((pos[1] / px) + (size - 1) / 2, (pos[0] / px) + (size - 1) / 2)
+    es = int(np.argmin(curves["LV"]))
+    return out, CineInfo(es_frame=es, lv_center_rc=(float(centre[0]), float(centre[1])), spacing=px,
+                         frame_ms=1000.0 * 60.0 / hr / n)
