@@ -1,0 +1,158 @@
+// Per-record quality flags of a raw 12-lead ECG (see QualityFlag in cardionets/dsp.h).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "cardionets/dsp.h"
+
+namespace cardionets::dsp {
+
+const std::vector<FlagInfo>& flag_table() {
+  static const std::vector<FlagInfo> table = {
+      {kNonFinite, "nan_inf", true, "NaN or infinite samples"},
+      {kFlatLead, "flat_lead", false, "a lead with (almost) no signal"},
+      {kClipped, "clipped", false, "a lead stuck at its extreme value (saturated amplifier)"},
+      {kAmplitude, "amplitude", false, "a lead with implausible peak-to-peak amplitude"},
+      {kMissingLeads, "missing_leads", true, "fewer than 12 leads, or a lead of only NaN"},
+      {kTooShort, "too_short", true, "shorter than one 9 s crop"},
+      {kUnsupportedRate, "unsupported_rate", true, "sample rate not supported"},
+      {kFlatRecord, "flat_record", true, "every lead flat"},
+  };
+  return table;
+}
+
+std::string describe_flags(uint32_t flags) {
+  std::string s;
+  for (const FlagInfo& f : flag_table()) {
+    if (!(flags & f.bit)) continue;
+    if (!s.empty()) s += ", ";
+    s += f.name;
+  }
+  return s.empty() ? "ok" : s;
+}
+
+namespace {
+bool rate_supported(double fs, const QualityConfig& cfg) {
+  if (!std::isfinite(fs) || fs < cfg.min_fs || fs > cfg.max_fs) return false;
+  if (std::fabs(fs - std::round(fs)) > 1e-9 * fs) return false;
+  try {
+    const Ratio r = resample_ratio(fs, 250.0);
+    return std::max(r.up, r.down) <= cfg.max_ratio_term;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace
+
+namespace {
+typedef double D8 __attribute__((vector_size(64)));
+typedef float F8 __attribute__((vector_size(32)));
+
+struct LeadStats {
+  double sum = 0.0, sumsq = 0.0;
+  float lo = 0.0f, hi = 0.0f;
+};
+
+// Sum, sum of squares, min and max of one lead, 8 samples at a time (explicit vector
+// accumulators: the compiler may not reorder a floating-point reduction on its own).
+LeadStats lead_stats(const float* p, int64_t n) {
+  D8 s = {}, q = {};
+  F8 lo, hi;
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int j = 0; j < 8; ++j) {
+    lo[j] = inf;
+    hi[j] = -inf;
+  }
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    F8 v;
+    std::memcpy(&v, p + i, sizeof(v));
+    const D8 d = __builtin_convertvector(v, D8);
+    s += d;
+    q += d * d;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  LeadStats st;
+  st.lo = inf;
+  st.hi = -inf;
+  for (int j = 0; j < 8; ++j) {
+    st.sum += s[j];
+    st.sumsq += q[j];
+    st.lo = std::min(st.lo, lo[j]);
+    st.hi = std::max(st.hi, hi[j]);
+  }
+  for (; i < n; ++i) {
+    const double d = p[i];
+    st.sum += d;
+    st.sumsq += d * d;
+    st.lo = std::min(st.lo, p[i]);
+    st.hi = std::max(st.hi, p[i]);
+  }
+  return st;
+}
+
+// Longest run of equal samples sitting at lo or hi (only called when enough samples sit there).
+int64_t longest_extreme_run(const float* p, int64_t n, float lo, float hi) {
+  int64_t run = 0, best = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = p[i];
+    const bool ext = v == hi || v == lo;
+    run = ext ? (run > 0 && v == p[i - 1] ? run + 1 : 1) : 0;
+    best = std::max(best, run);
+  }
+  return best;
+}
+}  // namespace
+
+uint32_t quality_flags(const float* x, int64_t leads, int64_t n, double fs, const QualityConfig& cfg) {
+  uint32_t flags = 0;
+  if (leads < 12) flags |= kMissingLeads;
+  if (!rate_supported(fs, cfg)) flags |= kUnsupportedRate;
+  if (n < 1 || (std::isfinite(fs) && fs > 0 && static_cast<double>(n) < cfg.min_seconds * fs - 1e-6))
+    flags |= kTooShort;
+  const int64_t clip_run = std::max<int64_t>(
+      cfg.clip_min_run, std::isfinite(fs) && fs > 0 ? static_cast<int64_t>(std::llround(cfg.clip_seconds * fs)) : 0);
+  int64_t flat = 0, present = 0;
+  std::vector<float> finite_copy;
+  for (int64_t l = 0; l < leads && n > 0; ++l) {
+    const float* p = x + l * n;
+    LeadStats st = lead_stats(p, n);
+    int64_t count = n;
+    if (!std::isfinite(st.sum) || !std::isfinite(st.sumsq)) {
+      // Slow path: NaN / inf somewhere. Entirely NaN is the placeholder for a lead the file did
+      // not have (missing); otherwise the lead is corrupt (nan_inf), judged on its finite part.
+      finite_copy.clear();
+      bool all_nan = true;
+      for (int64_t i = 0; i < n; ++i) {
+        all_nan = all_nan && std::isnan(p[i]);
+        if (std::isfinite(p[i])) finite_copy.push_back(p[i]);
+      }
+      if (finite_copy.empty()) {
+        flags |= all_nan ? kMissingLeads : kNonFinite;
+        continue;
+      }
+      flags |= kNonFinite;
+      count = static_cast<int64_t>(finite_copy.size());
+      st = lead_stats(finite_copy.data(), count);
+    }
+    ++present;
+    const double mean = st.sum / static_cast<double>(count);
+    const double sd = std::sqrt(std::max(0.0, st.sumsq / static_cast<double>(count) - mean * mean));
+    if (sd < cfg.flat_std_mv) {
+      flags |= kFlatLead;
+      ++flat;
+      continue;
+    }
+    if (static_cast<double>(st.hi) - static_cast<double>(st.lo) > cfg.max_ptp_mv) flags |= kAmplitude;
+    int64_t at_extreme = 0;
+    for (int64_t i = 0; i < n; ++i) at_extreme += (p[i] == st.hi) | (p[i] == st.lo);
+    if (at_extreme >= clip_run && longest_extreme_run(p, n, st.lo, st.hi) >= clip_run) flags |= kClipped;
+  }
+  if (present > 0 && flat == present) flags |= kFlatRecord;
+  return flags;
+}
+
+}  // namespace cardionets::dsp
