@@ -72,23 +72,34 @@ def _cov(dist_mm: np.ndarray, px: float) -> np.ndarray:
     return np.clip(0.5 - dist_mm / px, 0.0, 1.0)
 
 
-def _bullet_dist(u, v, base, a, v0, w, p: float = 3.0):
-    """Approximate signed distance (mm) to the bullet |(u-base)/a|^p + ((v-v0)/w)^2 = 1, u >= base."""
+def _bullet_dist(u, v, base, a, v0, w):
+    """Approximate signed distance (mm) to the bullet (u'/a)^3 + ((v-v0)/w)^2 = 1 with
+    u' = u - base >= 0: (f - 1) / |grad f|, cut at the AV plane."""
     x = np.maximum(u - base, 0.0) / a
     y = (v - v0) / w
-    f = x ** p + y ** 2
-    gx = p * x ** (p - 1) / a
-    gy = 2 * y / w
-    d = (f - 1.0) / np.sqrt(gx ** 2 + gy ** 2 + 1e-6)
-    return np.maximum(d, base - u)            # cut at the AV plane
+    x2 = x * x
+    f = x2 * x + y * y
+    gx = 3.0 * x2 / a
+    gy = 2.0 * y / w
+    d = (f - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6)
+    return np.maximum(d, base - u)
+
+
+def _dome_dist(u, v, top, a, v0, w):
+    """Half-ellipsoid below the AV plane: ((top-u)/a)^2 + ((v-v0)/w)^2 <= 1, u <= top; volume
+    (2/3) pi a w^2, so a = (3V / (2 pi k^2))^(1/3) for w = k a."""
+    x = np.maximum(top - u, 0.0) / a
+    y = (v - v0) / w
+    gx, gy = 2.0 * x / a, 2.0 * y / w
+    d = (x * x + y * y - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6)
+    return np.maximum(d, u - top)
 
 
 def _ellipse_dist(u, v, u0, a, v0, w):
     x = (u - u0) / a
     y = (v - v0) / w
-    f = x ** 2 + y ** 2
-    d = (f - 1.0) / np.sqrt((2 * x / a) ** 2 + (2 * y / w) ** 2 + 1e-6)
-    return d
+    gx, gy = 2.0 * x / a, 2.0 * y / w
+    return (x * x + y * y - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6)
 
 
 def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random.Generator,
@@ -118,11 +129,11 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     base_rv = base * 1.25                              # TAPSE exceeds MAPSE
     a_rv = np.maximum(a_rv_ed - base_rv, 10.0)
     w_rv = np.sqrt(curves["RV"] * 1000.0 / (0.75 * np.pi * 2.0 * a_rv))
-    k_la = 0.85 * float(np.exp(0.08 * rng.standard_normal()))
-    a_la = (curves["LA"] * 1000.0 / (4 / 3 * np.pi * k_la ** 2)) ** (1 / 3)
+    k_la = 0.47 * float(np.exp(0.08 * rng.standard_normal()))
+    a_la = (curves["LA"] * 1000.0 / (2 / 3 * np.pi * k_la ** 2)) ** (1 / 3)
     w_la = k_la * a_la
-    k_ra = 0.9 * float(np.exp(0.08 * rng.standard_normal()))
-    a_ra = (curves["RA"] * 1000.0 / (4 / 3 * np.pi * k_ra ** 2)) ** (1 / 3)
+    k_ra = 0.52 * float(np.exp(0.08 * rng.standard_normal()))
+    a_ra = (curves["RA"] * 1000.0 / (2 / 3 * np.pi * k_ra ** 2)) ** (1 / 3)
     w_ra = k_ra * a_ra
     # ---- layout (heart frame) ------------------------------------------------------------------
     t_sep_ed = float(sep[1][0])
@@ -135,7 +146,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     ang = np.deg2rad(rng.normal(-20.0, 12.0))          # long axis: apex up, tilted
     eu = np.array([np.sin(ang), -np.cos(ang)])         # (x, y) of the long axis, base -> apex
     ev = np.array([-eu[1], eu[0]])                     # towards the LV lateral wall
-    mid_u = (a_ed - 2 * float(a_la.max())) / 2
+    mid_u = (a_ed - float(a_la.max())) / 2
     mid_v = (float(v_rv[0]) - float(w_rv[0]) + v_lv + float(w_t[0])) / 2
     shift = rng.normal(0.0, 6.0, 2)
     origin = -(mid_u * eu + mid_v * ev) + shift        # image centre is (0, 0)
@@ -154,18 +165,19 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     lv_out = _bullet_dist(u, v, B, T(a_t) + T(apex_t), v_lv, T(w_t) + t_side)
     rv_cav = _bullet_dist(u, v, T(base_rv), T(a_rv), T(v_rv), T(w_rv))
     rv_out = _bullet_dist(u, v, T(base_rv), T(a_rv) + 3.0, T(v_rv), T(w_rv) + 3.5)
-    la_cav = _ellipse_dist(u, v, B - T(a_la) - 1.0, T(a_la), v_la, T(w_la))
-    ra_cav = _ellipse_dist(u, v, T(base_rv) - T(a_ra) - 1.0, T(a_ra), T(v_ra), T(w_ra))
+    # atria: domes hanging from the AV plane (2 mm below it: annulus and valve)
+    la_cav = _dome_dist(u, v, B - 1.2, T(a_la), v_la, T(w_la))
+    ra_cav = _dome_dist(u, v, T(base_rv) - 1.2, T(a_ra), T(v_ra), T(w_ra))
     # ---- tissues (bSSFP-like relative signal) ------------------------------------------------------
     blood = 1.0
-    myo = rng.uniform(0.22, 0.32)
+    myo = rng.uniform(0.15, 0.25)
     fat = rng.uniform(0.75, 0.95)
     img = np.full((n, size, size), 0.0, dtype=np.float32)
     body_a, body_b = rng.uniform(120, 150), rng.uniform(95, 120)
     body_c = np.array([rng.normal(-10, 8), rng.normal(15, 8)])
     Xb, Yb = X - body_c[0], Y - body_c[1]
     body = ((Xb / body_a) ** 2 + (Yb / body_b) ** 2)[None]
-    img += 0.33 * (body < 1.0)
+    img += rng.uniform(0.36, 0.46) * (body < 1.0)
     img = np.where((body > 0.85) & (body < 1.0), fat, img)                         # subcutaneous fat
     lung_r = ((X - origin[0] - ev[0] * 95 + 10) ** 2 / 55 ** 2 + (Y - origin[1] - 5) ** 2 / 75 ** 2)[None]
     lung_l = ((X - origin[0] + ev[0] * 75 - 5) ** 2 / 45 ** 2 + (Y - origin[1] + 10) ** 2 / 70 ** 2)[None]
@@ -173,7 +185,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     liver = (((X - origin[0] + 60) / 70) ** 2 + ((Y - origin[1] - 95) / 45) ** 2)[None]
     img = np.where(liver < 1, 0.4, img)
     # descending aorta behind the LA
-    ao_u, ao_v = -2 * float(a_la.max()) - 14.0, v_la + 8.0
+    ao_u, ao_v = -float(a_la.max()) - 14.0, v_la + 8.0
     ao = _ellipse_dist(u, v, ao_u, 11.0, ao_v, 11.0)
     img = img * (1 - _cov(ao, px)) + 0.9 * _cov(ao, px)
 
@@ -182,9 +194,15 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         cov = _cov(dist, px)
         img = img * (1 - cov) + value * cov
 
-    fat_t = rng.uniform(1.5, 5.0)
-    paint(np.minimum(lv_out, rv_out) - fat_t, fat)        # pericardial / epicardial fat
-    paint(np.minimum(lv_out, rv_out) - 1.0, 0.12)       # pericardium
+    # epicardial fat: patchy, thicker in the AV groove and at the apex
+    from scipy.ndimage import gaussian_filter as _gf
+
+    patch = _gf(rng.standard_normal((size, size)).astype(np.float32), 4.0)
+    patch = (patch - patch.mean()) / (patch.std() + 1e-6)
+    fat_t = np.clip(rng.uniform(1.0, 4.0) + 3.0 * patch, 0.0, 9.0)[None]
+    heart_out = np.minimum(lv_out, rv_out)
+    paint(heart_out - fat_t, fat * (0.9 + 0.1 * patch[None]))
+    paint(heart_out, 0.3)
     paint(np.minimum(la_cav, ra_cav) - 2.0, myo)         # atrial walls
     paint(rv_out, myo)
     paint(lv_out, myo)

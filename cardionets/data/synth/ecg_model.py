@@ -97,12 +97,12 @@ def heart_vector_waves(s: Subject, d: DiseaseState, ph: dict[str, float], hr: fl
     theta += 55.0 * min(rv_load, 1.5) + 40.0 * d.ph
     if d.lbbb:
         theta -= 20.0
-    elev = np.deg2rad(22.0 + 6.0 * rng.standard_normal())
+    elev = np.deg2rad(32.0 + 7.0 * rng.standard_normal())
     th = np.deg2rad(theta)
     r_dir = np.array([np.cos(th) * np.cos(elev), np.sin(th) * np.cos(elev), np.sin(elev)])
     r_vec = amp * r_dir
     q_vec = 0.14 * amp * _unit((-0.5, 0.15, -0.85))
-    s_vec = 0.32 * amp * _unit((-0.35, -0.5, 0.6))
+    s_vec = 0.4 * amp * _unit((-0.3, -0.45, 0.75))
     t_amp = 0.3 * (amp / 1.2) ** 0.5 * np.exp(0.15 * rng.standard_normal())
     t_vec = t_amp * _unit((0.62 + 0.1 * rng.standard_normal(), 0.5, -0.35))
     st_vec = np.zeros(3)
@@ -197,7 +197,7 @@ def _noise(rng: np.random.Generator, n: int, fs: int, t: np.ndarray) -> np.ndarr
     hum = rng.uniform(0.0, 0.035) * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi))
     out += np.outer(np.r_[rng.uniform(0.5, 1.0, 2), rng.uniform(0.1, 0.6, 6)], hum)
     # muscle noise: high-passed white noise with an occasional burst
-    emg_sd = rng.uniform(0.003, 0.03)
+    emg_sd = rng.uniform(0.002, 0.015)
     white = rng.standard_normal((8, n)) * emg_sd
     emg = lfilter([1.0, -1.0], [1.0, -0.7], white, axis=1)
     if rng.random() < 0.3:
