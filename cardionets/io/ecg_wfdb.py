@@ -67,4 +67,51 @@ def _to_mv(unit: str | None) -> float:
 
 
 def read_wfdb(path: Path) -> ECG:
-    return read_wfdb_reference(path)
+    """Read a WFDB record natively (header parse + decode in C++); valid records in formats the
+    native reader does not decode (8, 61, 160, 310, 311, FLAC, multi-segment) go to ``wfdb``."""
+    from .. import native
+    from ..errors import NativeError
+
+    hea = wfdb_header_path(Path(path))
+    if hea is None:
+        raise InputError(f"{path}: WFDB header not found (looked for {Path(path).with_suffix('.hea').name})")
+    if not native.available():
+        return read_wfdb_reference(hea)
+    C = native.load()
+    try:
+        d = C.wfdb_read(str(hea))
+    except C.UnsupportedWfdb:
+        return read_wfdb_reference(hea)
+    except NativeError as exc:
+        raise InputError(str(exc)) from exc
+    meta = parse_comments(d["comments"])
+    meta.update(units="mV", record=d["record_name"], base_date=d["base_date"] or None,
+                base_time=d["base_time"] or None, wfdb_formats=sorted(set(d["formats"])))
+    if "date" not in meta and d["base_date"]:
+        meta["date"] = d["base_date"]
+    names = [n or f"signal{i}" for i, n in enumerate(d["names"])]
+    return ECG(d["signal"], float(d["fs"]), names, meta, str(hea))
+
+
+def read_wfdb_many(paths: list[str | Path], threads: int | None = None) -> list[ECG | Exception]:
+    """Read many WFDB records in parallel natively (GIL released); a failed record is returned as its
+    InputError in place (screening keeps going)."""
+    from .. import native
+
+    heas = [wfdb_header_path(Path(p)) or Path(p) for p in paths]
+    out: list[ECG | Exception] = []
+    for hea, d in zip(heas, native.load().wfdb_read_many([str(h) for h in heas], int(threads or 0))):
+        if "error" in d:
+            if "not decoded natively" in d["error"]:
+                try:
+                    out.append(read_wfdb_reference(hea))
+                except InputError as exc:
+                    out.append(exc)
+            else:
+                out.append(InputError(d["error"]))
+            continue
+        meta = parse_comments(d["comments"])
+        meta.update(units="mV", record=d["record_name"], base_date=d["base_date"] or None)
+        out.append(ECG(d["signal"], float(d["fs"]), [n or f"signal{i}" for i, n in enumerate(d["names"])], meta,
+                       str(hea)))
+    return out

@@ -7,6 +7,7 @@ namespace cardionets::python {
 
 void register_core(pybind11::module_& m);
 void register_dsp(pybind11::module_& m);
+void register_io(pybind11::module_& m);
 void register_ops(pybind11::module_& m);
 
 }  // namespace cardionets::python

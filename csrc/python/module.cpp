@@ -20,5 +20,6 @@ PYBIND11_MODULE(_C, m) {
   });
   cardionets::python::register_core(m);
   cardionets::python::register_dsp(m);
+  cardionets::python::register_io(m);
   cardionets::python::register_ops(m);
 }

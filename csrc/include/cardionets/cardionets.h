@@ -6,3 +6,4 @@
 #include "cardionets/dsp.h"
 #include "cardionets/ops.h"
 #include "cardionets/parallel.h"
+#include "cardionets/wfdb.h"
