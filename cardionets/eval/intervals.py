@@ -108,13 +108,20 @@ def bootstrap_counts(n: int, n_boot: int, rng: np.random.Generator,
     With ``strata`` (an integer label per case), each stratum is resampled to its own size.
     """
     if strata is None:
-        return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+        return _counts(rng.integers(0, n, size=(n_boot, n)), n)
     strata = np.asarray(strata)
     counts = np.zeros((n_boot, n), dtype=np.int64)
     for s in np.unique(strata):
         idx = np.flatnonzero(strata == s)
-        counts[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=n_boot)
+        counts[:, idx] = _counts(rng.integers(0, idx.size, size=(n_boot, idx.size)), idx.size)
     return counts
+
+
+def _counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """Per-row occurrence counts of the indices in draws [B, k] (values in 0..n-1) -> [B, n]."""
+    b = draws.shape[0]
+    flat = draws + (np.arange(b, dtype=np.int64) * n)[:, None]      # row-offset indices
+    return np.bincount(flat.ravel(), minlength=b * n).reshape(b, n)
 
 
 def _chunks(n: int, n_boot: int):

@@ -20,18 +20,25 @@ __all__ = ["regression_metrics", "phenotype_metrics"]
 METRICS = ("r2", "pearson_r", "mae", "rmse")
 
 
-def _moments_rows(y: np.ndarray, p: np.ndarray):
-    """Functions of counts [B, n] -> R^2 [B] and r [B] via weighted sums (data centred first)."""
-    yc = y - y.mean()
-    pc = p - p.mean()
-    feats = np.stack([np.ones_like(yc), yc, pc, yc * yc, pc * pc, yc * pc, (y - p) ** 2], axis=1)  # [n, 7]
+def _moments_rows(y: np.ndarray, p: np.ndarray, mask: np.ndarray | None = None):
+    """Functions of counts [B, n] -> R^2 [B] and r [B] via weighted sums (data centred first).
+
+    Cases with ``mask`` False get zero features, i.e. they never count, whatever their weight.
+    """
+    m = np.ones(y.shape, bool) if mask is None else np.asarray(mask, bool)
+    y = np.where(m, y, 0.0)
+    p = np.where(m, p, 0.0)
+    yc = np.where(m, y - y[m].mean(), 0.0)
+    pc = np.where(m, p - p[m].mean(), 0.0)
+    feats = np.stack([m.astype(np.float64), yc, pc, yc * yc, pc * pc, yc * pc, (y - p) ** 2], axis=1)  # [n, 7]
 
     def sums(counts):
         s = counts.astype(np.float64) @ feats                # [B, 7]
         w, sy, sp, syy, spp, syp, sres = s.T
-        vy = syy - sy * sy / w
-        vp = spp - sp * sp / w
-        cyp = syp - sy * sp / w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vy = syy - sy * sy / w
+            vp = spp - sp * sp / w
+            cyp = syp - sy * sp / w
         return vy, vp, cyp, sres
 
     def r2(counts):
@@ -47,8 +54,11 @@ def _moments_rows(y: np.ndarray, p: np.ndarray):
     return r2, r
 
 
-def regression_metrics(y_true, y_pred, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """R^2 (with CI), Pearson r (with CI and p-value), MAE and RMSE for one phenotype."""
+def regression_metrics(y_true, y_pred, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                       ci: bool = True) -> dict:
+    """R^2 (with CI), Pearson r (with CI and p-value), MAE and RMSE for one phenotype.
+
+    ``ci=False`` skips the bootstrap (the *_ci entries are None)."""
     y = np.asarray(y_true, dtype=np.float64).ravel()
     p = np.asarray(y_pred, dtype=np.float64).ravel()
     if y.shape != p.shape:
@@ -69,6 +79,9 @@ def regression_metrics(y_true, y_pred, *, n_boot: int = 1000, seed: int = 0, lev
         out["pearson_r"], out["pearson_p"] = None, None
     out["mae"] = float(mean_absolute_error(y, p))
     out["rmse"] = float(np.sqrt(mean_squared_error(y, p)))
+    if not ci:
+        out["r2_ci"] = out["pearson_r_ci"] = None
+        return out
     r2_rows, r_rows = _moments_rows(y, p)
     out["r2_ci"] = bootstrap_statistic(r2_rows, y.size, out["r2"], n_boot, seed, level).as_dict()
     out["pearson_r_ci"] = (bootstrap_statistic(r_rows, y.size, out["pearson_r"], n_boot, seed + 1, level).as_dict()
@@ -77,8 +90,9 @@ def regression_metrics(y_true, y_pred, *, n_boot: int = 1000, seed: int = 0, lev
 
 
 def phenotype_metrics(y_true, y_pred, names: list[str] | None = None, *, n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95) -> dict:
-    """Per-phenotype metrics for [N, P] arrays plus the unweighted average of each metric."""
+                      level: float = 0.95, per_phenotype_ci: bool = True) -> dict:
+    """Per-phenotype metrics for [N, P] arrays plus the unweighted average of each metric (the
+    average R^2 always gets its joint bootstrap CI; per-phenotype CIs only if ``per_phenotype_ci``)."""
     y = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     if y.ndim == 1:
@@ -88,10 +102,23 @@ def phenotype_metrics(y_true, y_pred, names: list[str] | None = None, *, n_boot:
     names = list(names) if names is not None else [f"phenotype_{i}" for i in range(y.shape[1])]
     if len(names) != y.shape[1]:
         raise InputError(f"phenotype_metrics: {len(names)} names for {y.shape[1]} phenotypes")
-    per = {nm: regression_metrics(y[:, j], p[:, j], n_boot=n_boot, seed=seed + 7 * j, level=level)
+    per = {nm: regression_metrics(y[:, j], p[:, j], n_boot=n_boot, seed=seed + 7 * j, level=level,
+                                  ci=per_phenotype_ci)
            for j, nm in enumerate(names)}
     avg = {}
     for m in METRICS:
         vals = [v[m] for v in per.values() if v[m] is not None]
         avg[m] = float(np.mean(vals)) if vals else None
+    # CI of the phenotype-averaged R^2: one joint bootstrap over subjects (same resample for every
+    # phenotype), each phenotype using its own non-missing cases.
+    usable = [j for j, nm in enumerate(names) if per[nm]["r2"] is not None]
+    avg["r2_ci"] = None
+    if usable:
+        fns = [_moments_rows(y[:, j], p[:, j], np.isfinite(y[:, j]) & np.isfinite(p[:, j]))[0] for j in usable]
+
+        def mean_r2(counts):
+            with np.errstate(all="ignore"):
+                return np.nanmean(np.stack([f(counts) for f in fns]), axis=0)
+
+        avg["r2_ci"] = bootstrap_statistic(mean_r2, y.shape[0], avg["r2"], n_boot, seed + 991, level).as_dict()
     return {"names": names, "per_phenotype": per, "average": avg}

@@ -112,3 +112,38 @@ def test_kfold_summary_and_pooled():
     assert out["pooled_ci"]["low"] < out["pooled"] < out["pooled_ci"]["high"]
     r = kfold_summary([(np.arange(5.0), np.arange(5.0))], r2_score)
     assert r["std"] == 0.0 and r["pooled"] == 1.0
+
+
+def test_weighted_moments_match_materialised_resamples():
+    from cardionets.eval.intervals import bootstrap_counts
+    from cardionets.eval.regression import _moments_rows
+    rng = np.random.default_rng(6)
+    n = 60
+    y = rng.normal(100, 20, n)
+    p = y + rng.normal(0, 10, n)
+    mask = rng.random(n) > 0.2
+    r2f, rf = _moments_rows(y, p, mask)
+    counts = bootstrap_counts(n, 20, rng)
+    got_r2, got_r = r2f(counts), rf(counts)
+    for b in range(20):
+        idx = np.repeat(np.arange(n), counts[b] * mask)
+        assert got_r2[b] == pytest.approx(r2_score(y[idx], p[idx]), abs=1e-9)
+        assert got_r[b] == pytest.approx(pearsonr(y[idx], p[idx]).statistic, abs=1e-9)
+
+
+def test_mean_r2_ci_and_permutation_r2():
+    from cardionets.eval.compare import permutation_test_r2
+    rng = np.random.default_rng(7)
+    y = rng.normal(size=(300, 4))
+    a = y * 0.9 + rng.normal(size=(300, 4)) * 0.4
+    b = y * 0.5 + rng.normal(size=(300, 4)) * 0.8
+    y[::13, 1] = np.nan
+    m = phenotype_metrics(y, a, list("abcd"), n_boot=300)
+    assert m["average"]["r2_ci"]["low"] < m["average"]["r2"] < m["average"]["r2_ci"]["high"]
+    r = permutation_test_r2(y, a, b, n_permutations=2000, seed=0)
+    ok = np.isfinite(y)
+    exp_a = np.mean([r2_score(y[ok[:, j], j], a[ok[:, j], j]) for j in range(4)])
+    assert r.value_a == pytest.approx(exp_a)
+    assert r.p_value == pytest.approx(1 / 2001)
+    r0 = permutation_test_r2(y, a, a + rng.normal(size=a.shape) * 0.01, n_permutations=500)
+    assert r0.p_value > 0.05
