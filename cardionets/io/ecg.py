@@ -62,9 +62,15 @@ class ECG:
                 f"{self.n_samples} samples ({self.duration:.2f} s){'; ' + keys if keys else ''}")
 
 
-def read_ecg(path: str | Path, *, format: str | None = None) -> ECG:
-    """Read an ECG file (format detected from content; ``format`` forces one of
-    "wfdb", "wfdb-mat", "cardiosoft", "hl7", "sierra", "dicom", "numpy")."""
+def read_ecg(path: str | Path, *, format: str | None = None, fs: float | None = None,
+             leads: list[str] | None = None) -> ECG:
+    """Read an ECG file; the format is detected from its content (``format`` forces one of
+    "wfdb", "cardiosoft", "hl7", "sierra", "dicom", "numpy", "npz").
+
+    WFDB records may be named by header (``rec.hea``), signal file (``rec.dat`` / CinC ``rec.mat``)
+    or record name. ``fs`` and ``leads`` only apply to ``.npy`` / ``.npz`` arrays, which may not
+    carry them. Errors are :class:`~cardionets.errors.InputError` naming the file and the problem.
+    """
     from .detect import detect_format
     from . import readers
 
@@ -73,7 +79,10 @@ def read_ecg(path: str | Path, *, format: str | None = None) -> ECG:
     reader = readers.READERS.get(fmt)
     if reader is None:
         raise InputError(f"{p}: unknown ECG format {fmt!r}; known: {', '.join(sorted(readers.READERS))}")
-    ecg = reader(p)
+    options = {k: v for k, v in (("fs", fs), ("leads", leads)) if v is not None}
+    if options and fmt not in ("numpy", "npz"):
+        raise InputError(f"{p}: fs/leads overrides apply to .npy/.npz arrays only, not {fmt}")
+    ecg = reader(p, **options)
     ecg.meta.setdefault("format", fmt)
     ecg.path = str(p)
     return ecg

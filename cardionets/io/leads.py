@@ -32,7 +32,8 @@ _ALIASES = {
 def canonical_lead(name: str) -> str:
     """The standard spelling of a lead name ("i" -> "I", "MDC_ECG_LEAD_AVR" -> "aVR", "v1" -> "V1");
     names that are not ECG leads come back stripped but otherwise unchanged."""
-    key = re.sub(r"[\s_]+", "", str(name)).upper()
+    key = re.sub(r"\(.*?\)", "", str(name))  # "Lead I (Einthoven)" -> "Lead I"
+    key = re.sub(r"[\s_]+", "", key).upper()
     for prefix in ("MDCECGLEAD", "LEAD"):
         if key.startswith(prefix) and key[len(prefix):] in _ALIASES:
             key = key[len(prefix):]

@@ -9,16 +9,26 @@ from .ecg import ECG
 
 _TARGETS = {
     "wfdb": "cardionets.io.ecg_wfdb:read_wfdb",
+    "cardiosoft": "cardionets.io.ecg_xml:read_cardiosoft",
+    "hl7": "cardionets.io.ecg_xml:read_hl7",
+    "sierra": "cardionets.io.ecg_xml:read_sierra",
+    "dicom": "cardionets.io.ecg_dicom:read_dicom",
+    "numpy": "cardionets.io.ecg_numpy:read_npy",
+    "npz": "cardionets.io.ecg_numpy:read_npz",
 }
 
 
-def _lazy(target: str) -> Callable[[Path], ECG]:
-    def call(path: Path) -> ECG:
+_TAKES_OPTIONS = {"numpy", "npz"}
+
+
+def _lazy(name: str, target: str) -> Callable[..., ECG]:
+    def call(path: Path, **options) -> ECG:
         mod, fn = target.split(":")
-        return getattr(importlib.import_module(mod), fn)(path)
+        func = getattr(importlib.import_module(mod), fn)
+        return func(path, **options) if name in _TAKES_OPTIONS else func(path)
 
     call.__name__ = target.split(":")[1]
     return call
 
 
-READERS: dict[str, Callable[[Path], ECG]] = {name: _lazy(t) for name, t in _TARGETS.items()}
+READERS: dict[str, Callable[..., ECG]] = {name: _lazy(name, t) for name, t in _TARGETS.items()}

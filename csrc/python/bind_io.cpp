@@ -9,6 +9,7 @@
 #include "bindings.h"
 #include "cardionets/parallel.h"
 #include "cardionets/wfdb.h"
+#include "cardionets/xli.h"
 
 namespace py = pybind11;
 
@@ -103,6 +104,19 @@ void register_io(py::module_& m) {
     return out;
   }, py::arg("header_paths"), py::arg("threads") = 0,
         "Read many WFDB records in parallel (GIL released); a failed record gives {'error': message}.");
+  m.def("xli_decode", [](const py::bytes& blob, const std::string& source, bool limb_residuals) {
+    const std::string data = blob;
+    std::vector<std::vector<int16_t>> leads;
+    {
+      py::gil_scoped_release nogil;
+      leads = cardionets::xli::decode(reinterpret_cast<const uint8_t*>(data.data()), data.size(), source);
+      if (limb_residuals) cardionets::xli::reconstruct_limb_leads(leads);
+    }
+    py::list out;
+    for (const auto& l : leads) out.append(py::array_t<int16_t>(static_cast<py::ssize_t>(l.size()), l.data()));
+    return out;
+  }, py::arg("data"), py::arg("source") = "XLI data", py::arg("limb_residuals") = true,
+        "Decode Philips Sierra XLI-compressed waveforms: one int16 array per lead (limb leads reconstructed).");
 }
 
 }  // namespace cardionets::python
