@@ -259,6 +259,10 @@ class CineVAE3D(nn.Module):
     def forward_loss(self, x: torch.Tensor, generator=None) -> tuple[torch.Tensor, dict]:
         """x: [B, 1, T, H, W] in [-1, 1] -> (loss, parts)."""
         recon, post = self(x, generator)
+        return self.loss(x, recon, post)
+
+    def loss(self, x: torch.Tensor, recon: torch.Tensor, post: DiagonalGaussian) -> tuple[torch.Tensor, dict]:
+        """L1 + ssim_weight * (1 - SSIM) + kl_weight * KL (per input element) of a forward pass."""
         l1 = (recon - x).abs().mean()
         ssim = ssim_frames(recon, x, data_range=2.0)
         kl = post.kl() / x[0].numel()  # per input element, so kl_weight does not depend on cine size

@@ -1,0 +1,110 @@
+"""ECG -> synthetic cine CMR: aligned ECG embedding -> MAR latents (16 iterative steps, diffusion-head
+sampling) -> 3D-VAE decode -> cine ``[T, H, W]`` in [-1, 1].
+
+:class:`CineGenerator` holds the three frozen models; :meth:`CineGenerator.generate` runs batches of
+embeddings. Randomness comes from one ``torch.Generator`` per batch seeded with ``(seed, batch
+index)``: the same seed, settings and batch size give the same cines, on every backend of the
+diffusion sampler (to fp32 rounding).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+
+@dataclass
+class GenerationSettings:
+    steps: int = 16                # iterative decoding steps (cosine schedule)
+    cfg_scale: float = 1.0         # classifier-free guidance (1 = off)
+    cfg_schedule: str = "linear"   # linear ramp 1 -> cfg_scale with the generated fraction, or constant
+    temperature: float = 1.0       # scales the diffusion sampler's noise
+    sampling_steps: int | None = None  # diffusion steps (None: the model's, 100)
+    seed: int = 0
+    batch_size: int = 4
+    backend: str = "auto"          # diffusion_sample backend
+
+    def validate(self) -> "GenerationSettings":
+        if self.steps < 1:
+            raise InputError(f"steps must be >= 1, got {self.steps}")
+        if self.cfg_schedule not in ("linear", "constant"):
+            raise InputError(f"cfg_schedule must be linear or constant, got {self.cfg_schedule!r}")
+        if self.temperature < 0:
+            raise InputError(f"temperature must be >= 0, got {self.temperature}")
+        if self.batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
+        return self
+
+
+def batch_generator(seed: int, batch_index: int) -> torch.Generator:
+    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(batch_index)) % (2**63 - 1))
+
+
+class CineGenerator:
+    def __init__(self, vae, mar, embedder=None, info: dict | None = None):
+        self.vae, self.mar, self.embedder, self.info = vae, mar, embedder, dict(info or {})
+        C, T, H, W = vae.cfg.latent_shape
+        if (mar.cfg.latent_channels, *mar.cfg.latent_size) != (C, T, H, W):
+            raise InputError(f"MAR latents {(mar.cfg.latent_channels, *mar.cfg.latent_size)} do not match the VAE's "
+                             f"{vae.cfg.latent_shape}")
+
+    @classmethod
+    def from_runs(cls, mar_dir: str | Path, vae_dir: str | Path | None = None,
+                  align_dir: str | Path | None = None) -> "CineGenerator":
+        """Load from run directories; the VAE and align runs default to the ones the MAR was trained with."""
+        from .loading import load_embedder, load_mar, load_vae
+
+        mar, info = load_mar(mar_dir)
+        vae_dir = vae_dir or info.get("vae_from")
+        align_dir = align_dir or info.get("align_from")
+        if not vae_dir or not Path(vae_dir).exists():
+            raise InputError(f"VAE run {vae_dir!r} not found; pass --vae RUN_DIR")
+        embedder = load_embedder(align_dir) if align_dir and Path(align_dir).exists() else None
+        return cls(load_vae(vae_dir), mar, embedder, {**info, "mar_dir": str(mar_dir), "vae_dir": str(vae_dir),
+                                                      "align_dir": str(align_dir)})
+
+    @torch.no_grad()
+    def embed(self, ecg) -> torch.Tensor:
+        """Preprocessed ECG crops [B, K, 12, 2250] (or [B, 12, 2250]) -> aligned embeddings [B, D]."""
+        if self.embedder is None:
+            raise InputError("no aligned ECG encoder loaded (pass --align RUN_DIR)")
+        return self.embedder(torch.as_tensor(np.asarray(ecg), dtype=torch.float32))
+
+    @torch.no_grad()
+    def generate(self, cond, settings: GenerationSettings | None = None, *, timings: dict | None = None,
+                 progress: bool = False) -> np.ndarray:
+        """Embeddings [N, D] -> cines float32 [N, T, H, W] in [-1, 1]."""
+        s = (settings or GenerationSettings()).validate()
+        cond = torch.as_tensor(np.asarray(cond), dtype=torch.float32)
+        if cond.dim() != 2 or cond.shape[1] != self.mar.cfg.cond_dim:
+            raise InputError(f"embeddings must be [N, {self.mar.cfg.cond_dim}], got {tuple(cond.shape)}")
+        out = []
+        starts = range(0, cond.shape[0], s.batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="generating cines", unit="batch")
+        for b, i in enumerate(starts):
+            c = cond[i:i + s.batch_size]
+            latents = self.mar.sample_tokens(c, steps=s.steps, cfg_scale=s.cfg_scale, cfg_schedule=s.cfg_schedule,
+                                             temperature=s.temperature, generator=batch_generator(s.seed, b),
+                                             sampling_steps=s.sampling_steps, backend=s.backend, timings=timings)
+            t0 = time.perf_counter()
+            cines = self.vae.decode_latents(latents)[:, 0]  # [B, T, H, W]
+            if timings is not None:
+                timings["vae_decode"] = timings.get("vae_decode", 0.0) + time.perf_counter() - t0
+            out.append(cines.float().numpy())
+        return np.concatenate(out) if out else np.zeros((0, *self.vae_shape()), np.float32)
+
+    def vae_shape(self) -> tuple[int, int, int]:
+        c = self.vae.cfg
+        return (c.frames, c.size, c.size)
+
+
+def settings_dict(s: GenerationSettings) -> dict:
+    return asdict(s)
