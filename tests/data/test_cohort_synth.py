@@ -11,13 +11,13 @@ from cardionets.data.ecg_features import feature_matrix
 
 
 def _lv_area(frame: np.ndarray, centre: tuple[float, float]) -> int:
-    """Blood-pool area (pixels) of the LV: threshold at 60% of the local blood signal, take the
+    """Blood-pool area (pixels) of the LV: threshold at 65% of the local blood signal, take the
     connected component containing the LV centre."""
     from scipy import ndimage
 
     r, c = int(round(centre[0])), int(round(centre[1]))
     blood = np.median(frame[r - 2:r + 3, c - 2:c + 3])
-    lab, _ = ndimage.label(frame > 0.6 * blood)
+    lab, _ = ndimage.label(frame > 0.65 * blood)
     return int((lab == lab[r, c]).sum()) if lab[r, c] else 0
 
 

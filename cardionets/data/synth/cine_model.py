@@ -95,6 +95,12 @@ def _dome_dist(u, v, top, a, v0, w):
     return np.maximum(d, u - top)
 
 
+def _smooth_min(a, b, k: float):
+    """Smooth union of two signed distances (polynomial smooth-min, blending radius k mm)."""
+    h = np.clip(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
+    return b + (a - b) * h - k * h * (1.0 - h)
+
+
 def _ellipse_dist(u, v, u0, a, v0, w):
     x = (u - u0) / a
     y = (v - v0) / w
@@ -172,6 +178,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     blood = 1.0
     myo = rng.uniform(0.15, 0.25)
     fat = rng.uniform(0.75, 0.95)
+    from scipy.ndimage import gaussian_filter as _gf
+
     img = np.full((n, size, size), 0.0, dtype=np.float32)
     body_a, body_b = rng.uniform(120, 150), rng.uniform(95, 120)
     body_c = np.array([rng.normal(-10, 8), rng.normal(15, 8)])
@@ -179,11 +187,16 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     body = ((Xb / body_a) ** 2 + (Yb / body_b) ** 2)[None]
     img += rng.uniform(0.36, 0.46) * (body < 1.0)
     img = np.where((body > 0.85) & (body < 1.0), fat, img)                         # subcutaneous fat
-    lung_r = ((X - origin[0] - ev[0] * 95 + 10) ** 2 / 55 ** 2 + (Y - origin[1] - 5) ** 2 / 75 ** 2)[None]
-    lung_l = ((X - origin[0] + ev[0] * 75 - 5) ** 2 / 45 ** 2 + (Y - origin[1] + 10) ** 2 / 70 ** 2)[None]
-    img = np.where(((lung_r < 1) | (lung_l < 1)) & (body < 0.85), 0.04, img)
-    liver = (((X - origin[0] + 60) / 70) ** 2 + ((Y - origin[1] - 95) / 45) ** 2)[None]
-    img = np.where(liver < 1, 0.4, img)
+    # lungs wrap the heart on both sides (black, a few bright vessels); the liver sits under the RA
+    u2, v2 = u[0], v[0]
+    w_ed, wrv_ed = float(w_t[0]), float(w_rv[0])
+    lung_l = ((u2 - 0.35 * a_ed) / 80.0) ** 2 + ((v2 - v_lv - w_ed - 48.0) / 42.0) ** 2
+    lung_r = ((u2 - 0.1 * a_ed) / 75.0) ** 2 + ((v2 - float(v_rv[0]) + wrv_ed + 42.0) / 36.0) ** 2
+    lung = ((lung_l < 1) | (lung_r < 1)) & (body[0] < 0.85)
+    vessels = _gf(rng.standard_normal((size, size)).astype(np.float32), 1.0) > 0.33
+    img = np.where(lung[None], np.where(vessels[None], 0.22, 0.03), img)
+    liver = ((u2 + float(a_ra.max()) + 38.0) / 55.0) ** 2 + ((v2 - float(v_ra[0]) + 5.0) / 60.0) ** 2
+    img = np.where((liver < 1)[None] & (body < 0.85), rng.uniform(0.38, 0.5), img)
     # descending aorta behind the LA
     ao_u, ao_v = -float(a_la.max()) - 14.0, v_la + 8.0
     ao = _ellipse_dist(u, v, ao_u, 11.0, ao_v, 11.0)
@@ -195,31 +208,44 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         img = img * (1 - cov) + value * cov
 
     # epicardial fat: patchy, thicker in the AV groove and at the apex
-    from scipy.ndimage import gaussian_filter as _gf
-
     patch = _gf(rng.standard_normal((size, size)).astype(np.float32), 4.0)
     patch = (patch - patch.mean()) / (patch.std() + 1e-6)
-    fat_t = np.clip(rng.uniform(1.0, 4.0) + 3.0 * patch, 0.0, 9.0)[None]
-    heart_out = np.minimum(lv_out, rv_out)
+    fat_t = np.clip(rng.uniform(0.5, 2.5) + 1.5 * patch, 0.0, 6.0)[None]
+    # the ventricles share one muscle: a smooth union (fillet radius ~10 mm) closes the crevice
+    # between the LV and RV shells towards the apex, as the septum does
+    ventricles = _smooth_min(lv_out, rv_out, 10.0)
+    heart_out = _smooth_min(ventricles, np.minimum(la_cav, ra_cav) - 2.0, 6.0)
     paint(heart_out - fat_t, fat * (0.9 + 0.1 * patch[None]))
     paint(heart_out, 0.3)
     paint(np.minimum(la_cav, ra_cav) - 2.0, myo)         # atrial walls
-    paint(rv_out, myo)
-    paint(lv_out, myo)
-    paint(rv_cav, blood * 0.95)
-    paint(lv_cav, blood)
-    paint(la_cav, blood * 0.92)
-    paint(ra_cav, blood * 0.9)
-    # AV valves: closed (a dark line across the annulus) outside early/late diastolic filling
+    paint(ventricles, myo)
+    # blood: bright with slow flow-related inhomogeneity
+    flow = 1.0 + 0.05 * _gf(rng.standard_normal((size, size)).astype(np.float32), 3.0)[None] / 0.1
+    paint(rv_cav, blood * 0.95 * flow)
+    paint(lv_cav, blood * flow)
+    paint(la_cav, blood * 0.92 * flow)
+    paint(ra_cav, blood * 0.9 * flow)
+    # papillary muscles (two, off the lateral wall at mid level) and the RV moderator band
+    for frac, size_mm in ((0.42, 1.0), (0.55, 0.8)):
+        pu = B + frac * T(a_t)
+        pv = v_lv + 0.62 * T(w_t)
+        pap = _ellipse_dist(u, v, pu, 7.0 * size_mm, pv, (2.2 + 1.3 * c) * size_mm)
+        paint(pap, myo * 1.3)
+    mb_u = T(base_rv) + 0.62 * T(a_rv)
+    band = (np.abs(u - mb_u) < 0.9) & (np.abs(v - T(v_rv) - 0.2 * T(w_rv)) < 0.6 * T(w_rv))
+    img = np.where(band, img * 0.6 + myo * 0.4, img)
+    # AV valves: closed (leaflets meeting across the orifice) outside early/late diastolic filling
     closed = T((np.arange(n) / n < ts + 0.02) | (np.arange(n) / n > 0.97)).astype(bool)
     for b0, v0, w0 in ((B, v_lv, T(w_t)), (T(base_rv), T(v_rv), T(w_rv))):
-        line = (np.abs(u - b0) < 0.9 * px) & (np.abs(v - v0) < w0 + 1.0) & closed
-        img = np.where(line, myo * 1.2, img)
+        plane = np.abs(u - b0 + 0.6) < 0.75 * px
+        leaflets = plane & (np.abs(v - v0) < 0.85 * w0) & closed
+        annulus = plane & (np.abs(v - v0) >= 0.85 * w0) & (np.abs(v - v0) < w0 + 6.0)   # fibrous ring, always
+        img = np.where(leaflets | annulus, myo * 1.3, img)
     # ---- image formation ---------------------------------------------------------------------------
     from scipy.ndimage import gaussian_filter
 
     img = gaussian_filter(img, sigma=(0, 0.55, 0.55))
-    gx, gy = rng.normal(0, 0.25, 2)
+    gx, gy = rng.normal(0, 0.15, 2)
     yy, xx = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
     shading = 1.0 + gx * xx + gy * yy - rng.uniform(0.0, 0.35) * (xx ** 2 + yy ** 2)
     img *= np.clip(shading, 0.35, 2.0).astype(np.float32)[None]
