@@ -19,6 +19,8 @@ _LAZY_SUBMODULES = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "CardioNets":  # the Python API (cardionets/api.py), imported on first use
+        return importlib.import_module(f"{__name__}.api").CardioNets
     raise AttributeError(f"module 'cardionets' has no attribute {name!r}")
 
 

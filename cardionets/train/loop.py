@@ -202,6 +202,8 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
     if resume == "auto" and last_dir.exists():
         st = load_resume(last_dir, model=model, optimizer=opt, rank=d.rank)
         loop = st["loop"]
+        if loop["status"] == "paused":
+            loop["status"] = "running"
         if ema is not None and st["ema"] is not None:
             ema.shadow = st["ema"]
         task.load_extra_state(st["extra"])

@@ -37,3 +37,27 @@ def cmr_run(toy, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "pretrain_cmr"
     pretrain_cmr(micro_cfg("pretrain_cmr", out, epochs=1), datasets=toy)
     return out
+
+
+@pytest.fixture(scope="session")
+def pipeline(toy, cmr_run, tmp_path_factory):
+    """Every stage and initialisation once, on micro encoders: {name: StageOutput}."""
+    from cardionets.train import align, finetune, pretrain_ecg
+
+    root = tmp_path_factory.mktemp("pipeline")
+    runs = {"cmr": cmr_run}
+    out = {"ssl": pretrain_ecg(micro_cfg("pretrain_ecg", root / "ssl", epochs=1), datasets=toy)}
+    out["align"] = align(micro_cfg("align", root / "align", align={"cmr_from": str(cmr_run),
+                                                                   "ecg_init_from": str(out["ssl"].run_dir)}),
+                         datasets=toy)
+    inits = {"scratch": None, "ssl": out["ssl"].run_dir, "cardionets": out["align"].run_dir, "cmr_ref": cmr_run}
+    for init, src in inits.items():
+        ft = {"task": "phenotypes", "init": init, "init_from": str(src) if src else None}
+        out[f"ft_{init}"] = finetune(micro_cfg("finetune", root / f"ft_{init}", finetune=ft, epochs=1), datasets=toy)
+    ft = {"task": "disease:CM", "init": "phen_sup", "init_from": str(out["ft_scratch"].run_dir)}
+    out["ft_cm"] = finetune(micro_cfg("finetune", root / "ft_cm", finetune=ft, epochs=1), datasets=toy)
+    out["ft_sub"] = finetune(micro_cfg("finetune", root / "ft_sub", finetune={"task": "cm_subtype"}, epochs=1),
+                             datasets=toy)
+    out["root"] = root
+    out.update(runs)
+    return out

@@ -59,7 +59,7 @@ class ToyPaired(Dataset):
                 "cm_subtype": torch.tensor(int(self.cm_subtype[i]), dtype=torch.int64)}
 
 
-def toy_splits(n_train: int = 48, n_val: int = 16, n_test: int = 16):
+def toy_splits(n_train: int = 32, n_val: int = 16, n_test: int = 16):
     return (ToyPaired(n_train, mode="train", seed=1), ToyPaired(n_val, mode="eval", seed=2),
             ToyPaired(n_test, mode="eval", seed=3))
 

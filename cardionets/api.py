@@ -1,0 +1,190 @@
+"""The Python API: a thin layer over the same models and checkpoints as the CLI.
+
+>>> import cardionets
+>>> cn = cardionets.CardioNets.from_pretrained("runs/pipeline")   # run dir, or a dir of run dirs
+>>> cn.predict("ecg/HR06000.hea")        # {"phenotypes": {"LVEF": 57.1, ...}, "diseases": {"CM": 0.04, ...}}
+>>> cn.encode(ecg)                        # the aligned ECG feature, [D] (or [B, D])
+
+Inputs: a path (read by :func:`cardionets.io.read_ecg`), an :class:`cardionets.io.ECG`
+(preprocessed with :func:`cardionets.dsp.preprocess_ecg`: 250 Hz, 0.67-40 Hz band-pass, 3 crops of
+9 s, each standardised), or an already preprocessed array ``[12, 2250]``, ``[n_crops, 12, 2250]``
+or ``[B, n_crops, 12, 2250]``. Leads missing from a record are left out of the encoder explicitly
+(lead subsets), never broadcast. Outputs average over the crops.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .errors import CardioNetsError, InputError
+
+INIT_PRIORITY = ("cardionets", "phen_sup", "ssl", "scratch")
+
+
+@dataclass
+class _Model:
+    run_dir: Path
+    info: dict
+    predictor: Any  # cardionets.models.Predictor
+
+
+def _find_runs(path: Path) -> list[Path]:
+    if (path / "config.json").exists():
+        return [path]
+    runs = sorted(p.parent for p in path.glob("*/config.json")) + sorted(p.parent for p in path.glob("*/*/config.json"))
+    if not runs:
+        raise CardioNetsError(f"{path}: no CardioNets run directories (config.json + model.safetensors) found")
+    return runs
+
+
+def _load_predictor(run: Path):
+    from .models import (CMREncoder, CMREncoderConfig, ClassificationHead, ECGEncoder, ECGEncoderConfig, Predictor,
+                         RegressionHead)
+    from .train.checkpoint import load_run
+
+    state, info = load_run(run)
+    if info.get("modality") == "ecg":
+        enc = ECGEncoder(ECGEncoderConfig(**info["ecg_encoder"]))
+    else:
+        enc = CMREncoder(CMREncoderConfig(**info["cmr_encoder"]))
+    head_cls = RegressionHead if info["head_kind"] == "regression" else ClassificationHead
+    p = Predictor(enc, head_cls(enc.width, int(info["n_outputs"])), info["modality"], info["head_kind"])
+    p.load_state_dict({k: v for k, v in state.items() if not k.startswith("extra.")})
+    return p.eval(), info
+
+
+class CardioNets:
+    """Fine-tuned ECG models (phenotypes, screening) and, for :meth:`encode`, an ECG encoder."""
+
+    def __init__(self, models: dict[str, _Model], encoder: torch.nn.Module | None, n_crops: int = 3,
+                 device: str = "cpu"):
+        if not models and encoder is None:
+            raise CardioNetsError("CardioNets needs at least one fine-tuned model or an aligned encoder")
+        self.models, self._encoder, self.n_crops, self.device = models, encoder, n_crops, torch.device(device)
+        for m in self.models.values():
+            m.predictor.to(self.device)
+        if self._encoder is not None:
+            self._encoder.to(self.device).eval()
+
+    # -- loading ----------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str = "cpu", n_crops: int = 3) -> "CardioNets":
+        """Load a fine-tuning run directory, or every ECG fine-tuning run under a directory (one
+        model per task, preferring the CardioNets initialisation), plus an align run for encode."""
+        path = Path(path)
+        if not path.exists():
+            raise CardioNetsError(f"{path}: no such directory")
+        chosen: dict[str, tuple[int, Path]] = {}
+        align_run = None
+        for run in _find_runs(path):
+            info = json.loads((run / "config.json").read_text())
+            stage = info.get("config", {}).get("stage")
+            if stage == "align" and align_run is None:
+                align_run = run
+            if stage != "finetune" or info.get("modality") != "ecg":
+                continue
+            init = info.get("init", "scratch")
+            rank = INIT_PRIORITY.index(init) if init in INIT_PRIORITY else len(INIT_PRIORITY)
+            task = info["task"]
+            if task not in chosen or rank < chosen[task][0]:
+                chosen[task] = (rank, run)
+        models = {}
+        for task, (_, run) in chosen.items():
+            pred, info = _load_predictor(run)
+            models[task] = _Model(run, info, pred)
+        encoder = None
+        if align_run is not None:
+            from .models import ECGEncoder, ECGEncoderConfig
+            from .train.checkpoint import load_run, sub_state
+
+            state, info = load_run(align_run)
+            encoder = ECGEncoder(ECGEncoderConfig(**info["ecg_encoder"]))
+            encoder.load_state_dict(sub_state(state, "encoder"))
+        elif models:
+            encoder = next(iter(models.values())).predictor.encoder
+        return cls(models, encoder, n_crops=n_crops, device=device)
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.models)
+
+    # -- inputs -----------------------------------------------------------------------------
+    def prepare(self, ecg: Any) -> tuple[torch.Tensor, list[int] | None, bool]:
+        """Any accepted input -> ([B, n_crops, C, 2250] float32, lead indices or None, batched?)."""
+        from .io import read_ecg
+
+        if isinstance(ecg, (str, Path)):
+            ecg = read_ecg(ecg)
+        if hasattr(ecg, "signal") and hasattr(ecg, "fs"):
+            from .dsp import preprocess_ecg
+
+            sig = np.asarray(preprocess_ecg(ecg, n_crops=self.n_crops).signal, dtype=np.float32)  # [K, 12, 2250]
+            present = [j for j in range(sig.shape[1]) if np.isfinite(sig[:, j]).all()]
+            if not present:
+                raise InputError(f"{getattr(ecg, 'path', None) or 'ECG'}: no usable lead after preprocessing")
+            leads = None if len(present) == sig.shape[1] else present
+            return torch.from_numpy(sig[:, present][None]), leads, False
+        x = torch.as_tensor(np.asarray(ecg, dtype=np.float32))
+        if x.dim() == 2:
+            return x[None, None], None, False
+        if x.dim() == 3:
+            return x[None], None, False
+        if x.dim() == 4:
+            return x, None, True
+        raise InputError(f"ECG array must be [12, 2250], [n_crops, 12, 2250] or [B, n_crops, 12, 2250], "
+                         f"got shape {tuple(x.shape)}")
+
+    # -- outputs ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, ecg: Any, leads: Sequence[int | str] | None = None) -> np.ndarray:
+        """The ECG feature (mean over crops): [D], or [B, D] for a batch."""
+        if self._encoder is None:
+            raise CardioNetsError("no ECG encoder loaded")
+        x, found, batched = self.prepare(ecg)
+        leads = leads if leads is not None else found
+        B, K = x.shape[:2]
+        feat = self._encoder(x.reshape(B * K, *x.shape[2:]).to(self.device), leads).reshape(B, K, -1).mean(1)
+        out = feat.cpu().numpy()
+        return out if batched else out[0]
+
+    @torch.no_grad()
+    def predict(self, ecg: Any, leads: Sequence[int | str] | None = None) -> dict | list[dict]:
+        """Phenotypes (de-standardised, by name) and disease probabilities for one record or a batch."""
+        x, found, batched = self.prepare(ecg)
+        leads = leads if leads is not None else found
+        x = x.to(self.device)
+        B = x.shape[0]
+        results: list[dict[str, Any]] = [{} for _ in range(B)]
+        for task, m in sorted(self.models.items()):
+            out = m.predictor.predict(x, leads).cpu().numpy()  # [B, O], averaged over crops
+            info = m.info
+            if task == "phenotypes":
+                names = info.get("phenotype_names") or [f"phenotype_{j}" for j in range(out.shape[1])]
+                mean = np.asarray(info.get("phenotype_mean", np.zeros(out.shape[1])))
+                std = np.asarray(info.get("phenotype_std", np.ones(out.shape[1])))
+                vals = out * std + mean
+                for b in range(B):
+                    results[b]["phenotypes"] = {n: float(v) for n, v in zip(names, vals[b])}
+            elif task == "diseases":
+                for b in range(B):
+                    results[b].setdefault("diseases", {}).update(
+                        {n: float(v) for n, v in zip(info["diseases"], out[b])})
+            elif task.startswith("disease:"):
+                name = task.split(":", 1)[1]
+                for b in range(B):
+                    results[b].setdefault("diseases", {})[name] = float(out[b, 0])
+            elif task == "cm_subtype":
+                for b in range(B):
+                    results[b]["cm_subtype"] = {n: float(v) for n, v in zip(("DCM", "HCM", "RCM"), out[b])}
+        return results if batched else results[0]
+
+    def __repr__(self) -> str:
+        return f"CardioNets(tasks={self.tasks}, device={self.device})"
+
+
+__all__ = ["CardioNets"]
