@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 __all__ = ["model_colors", "save_png", "roc_figure", "calibration_figure", "label_efficiency_figure",
@@ -77,7 +79,7 @@ def label_efficiency_figure(series: dict[str, dict[str, list[tuple[float, float,
                             ylabels: dict[str, str], colors: dict[str, str]) -> Figure:
     """series[task][model] = [(fraction, estimate, low, high), ...]."""
     tasks = list(series)
-    fig = _figure(4.2 * min(len(tasks), 4), 3.5 * int(np.ceil(len(tasks) / 4)))
+    fig = _figure(4.2 * min(len(tasks), 4), 4.1 * int(np.ceil(len(tasks) / 4)))
     for ax, task in zip(_grid(fig, len(tasks), 4), tasks):
         nm = len(series[task])
         for k, (m, pts) in enumerate(series[task].items()):
@@ -91,14 +93,14 @@ def label_efficiency_figure(series: dict[str, dict[str, list[tuple[float, float,
         ax.set(title=task, xlabel="% of training labels", ylabel=ylabels.get(task, ""))
         ax.set_xticks([10, 25, 50, 75, 100])
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 
 def ratio_figure(series: dict[str, dict[str, list[tuple[int, float, float, float]]]], colors: dict[str, str]) -> Figure:
     """series[task][model] = [(negatives per positive, auc, low, high), ...]."""
     tasks = list(series)
-    fig = _figure(4.2 * min(len(tasks), 4), 3.4 * int(np.ceil(len(tasks) / 4)))
+    fig = _figure(4.2 * min(len(tasks), 4), 4.0 * int(np.ceil(len(tasks) / 4)))
     for ax, task in zip(_grid(fig, len(tasks), 4), tasks):
         ratios = sorted({p[0] for pts in series[task].values() for p in pts})
         xpos = {r: i for i, r in enumerate(ratios)}
@@ -112,7 +114,7 @@ def ratio_figure(series: dict[str, dict[str, list[tuple[int, float, float, float
         ax.set_xticks(range(len(ratios)), [f"1:{r}" for r in ratios])
         ax.set(title=task, xlabel="positive : negative", ylabel="AUC")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best", framealpha=0.8)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 
@@ -210,8 +212,9 @@ def similarity_figure(maps: dict[str, tuple[np.ndarray, np.ndarray | None]], n_e
                 ax.set_title(f"subject {j + 1}" if j < n_ex else "mean over subjects", fontsize=9)
             if j == 0:
                 ax.set_ylabel(m, fontsize=9)
-    if im is not None:
-        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, label="cosine similarity")
+    if im is not None:  # an opaque colour bar even when the maps are drawn translucent over frames
+        sm = ScalarMappable(norm=Normalize(vmin, vmax), cmap="jet")
+        fig.colorbar(sm, ax=axes.ravel().tolist(), shrink=0.7, label="cosine similarity")
     return fig
 
 

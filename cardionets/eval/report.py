@@ -49,12 +49,16 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _iv(d: dict | None, digits: int = 3) -> str:
+def _iv(d: dict | None, digits: int = 3, wrap: bool = False) -> str:
+    """0.838 (0.795&ndash;0.885); with a negative bound (R²) the bounds are comma-separated so a
+    minus sign never follows the dash; ``wrap`` puts the interval on its own line (wide tables)."""
     if not d or d.get("estimate") is None:
         return "n/a"
-    if d.get("low") is None:
+    if d.get("low") is None or d.get("high") is None:
         return f"{d['estimate']:.{digits}f}"
-    return f"{d['estimate']:.{digits}f} ({d['low']:.{digits}f}&ndash;{d['high']:.{digits}f})"
+    sep = ", " if min(d["low"], d["high"]) < 0 else "&ndash;"
+    ci = f"({d['low']:.{digits}f}{sep}{d['high']:.{digits}f})"
+    return f"{d['estimate']:.{digits}f}<br><small>{ci}</small>" if wrap else f"{d['estimate']:.{digits}f} {ci}"
 
 
 def _num(x, digits: int = 3) -> str:
@@ -143,17 +147,16 @@ def _screening(st: dict, res: Results) -> str:
     out = []
     for t, block in st["screening"].items():
         header = ["Model", "n (pos)", "AUC (95% CI)", "AP", "threshold", "Sensitivity", "Specificity", "PPV",
-                  "NPV", "Accuracy", "F1", "Balanced acc.", "p DeLong", "p bal. acc.", "p AP"]
+                  "NPV", "Accuracy", "F1", "Balanced acc.", "p DeLong /<br>bal. acc. / AP"]
         rows = []
         for m, r in block.items():
             vs = r.get("vs_reference") or {}
             rows.append((m, [
-                f"{r['n']} ({r['n_positive']})", _iv(r["auc"]), _num(r["average_precision"]),
-                _num(r["threshold"]["value"]), _iv(r["sensitivity"]), _iv(r["specificity"]), _iv(r["ppv"]),
-                _iv(r["npv"]), _iv(r["accuracy"]), _iv(r["f1"]), _iv(r["balanced_accuracy"]),
-                "ref" if m == res.reference else _p((vs.get("delong") or {}).get("p_value")),
-                "ref" if m == res.reference else _p((vs.get("permutation_balanced_accuracy") or {}).get("p_value")),
-                "ref" if m == res.reference else _p((vs.get("permutation_average_precision") or {}).get("p_value")),
+                f"{r['n']} ({r['n_positive']})", _iv(r["auc"], wrap=True), _num(r["average_precision"]),
+                _num(r["threshold"]["value"])] + [_iv(r[k], wrap=True) for k in (
+                    "sensitivity", "specificity", "ppv", "npv", "accuracy", "f1", "balanced_accuracy")] + [
+                "ref" if m == res.reference else " / ".join(_p((vs.get(k) or {}).get("p_value")) for k in (
+                    "delong", "permutation_balanced_accuracy", "permutation_average_precision")),
             ], m == res.reference))
         rules = sorted({r["threshold"]["rule"] for r in block.values()})
         out.append(f"<h3>{_e(t)}</h3>" + _table(header, rows)
@@ -363,10 +366,13 @@ def _generation(st: dict, res: Results, figs: _Figures) -> str:
 
 
 # ----------------------------------------------------------------------------- entry point
-def build_report(results: Results, out_dir: str | Path, *, n_boot: int = 1000, n_perm: int = 10000, seed: int = 0,
+def build_report(results: Results | dict, out_dir: str | Path, *, n_boot: int = 1000, n_perm: int = 10000, seed: int = 0,
                  title: str = "CardioNets evaluation report", tsne_max: int = 600,
                  progress: Callable[[str], None] | None = None) -> ReportFiles:
-    """Compute every statistic from the predictions in ``results`` and write the report to ``out_dir``."""
+    """Compute every statistic from the predictions in ``results`` (a Results, or the same structure
+    as plain dicts, see Results.from_dict) and write the report to ``out_dir``."""
+    if isinstance(results, dict):
+        results = Results.from_dict(results)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda s: None)

@@ -22,6 +22,7 @@ PAGE = Template("""<!DOCTYPE html>
   th { background: #f3f5f7; text-align: center; }
   td.name, th.name { text-align: left; font-weight: 600; }
   tr.ref td { background: #fff8e6; }
+  td small { color: #57606a; font-size: 0.92em; }
   .sig { font-weight: 700; }
   .scroll { overflow-x: auto; }
   figure { margin: 12px 0 22px; }

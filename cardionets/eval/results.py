@@ -170,6 +170,44 @@ class Results:
         known = [m for m in self.models if m in names]
         return known + sorted(n for n in names if n not in self.models)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Results":
+        """Build Results from plain nested dicts (same field names; predictions as dicts of arrays,
+        e.g. ``{"screening": {"CAD": {"ssl": {"y_true": y, "y_score": s, "val_true": yv, "val_score": sv}}}}``);
+        dataclass instances are accepted anywhere in place of their dict."""
+        def score(x):
+            return x if isinstance(x, ScorePredictions) else ScorePredictions(**x)
+
+        def pheno(x):
+            return x if isinstance(x, PhenotypePredictions) else PhenotypePredictions(**x)
+
+        def any_pred(x):
+            if isinstance(x, (ScorePredictions, PhenotypePredictions)):
+                return x
+            return pheno(x) if "y_pred" in x else score(x)
+
+        known = {"models", "reference", "screening", "ratios", "label_efficiency", "subtypes", "subtype_classes",
+                 "phenotypes", "kfold", "similarity", "embeddings", "generation", "meta"}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"Results.from_dict: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
+        kw: dict[str, Any] = {k: d[k] for k in ("models", "reference", "subtype_classes", "meta") if k in d}
+        kw["screening"] = {t: {m: score(p) for m, p in v.items()} for t, v in d.get("screening", {}).items()}
+        kw["ratios"] = {t: {int(r): {m: score(p) for m, p in v.items()} for r, v in rr.items()}
+                        for t, rr in d.get("ratios", {}).items()}
+        kw["label_efficiency"] = {t: {float(f): {m: any_pred(p) for m, p in v.items()} for f, v in ff.items()}
+                                  for t, ff in d.get("label_efficiency", {}).items()}
+        kw["subtypes"] = {m: score(p) for m, p in d.get("subtypes", {}).items()}
+        kw["phenotypes"] = {m: pheno(p) for m, p in d.get("phenotypes", {}).items()}
+        kw["kfold"] = {t: {m: [score(f) for f in folds] for m, folds in v.items()} for t, v in d.get("kfold", {}).items()}
+        kw["similarity"] = {m: s if isinstance(s, SimilarityMaps) else SimilarityMaps(**s)
+                            for m, s in d.get("similarity", {}).items()}
+        kw["embeddings"] = {m: e if isinstance(e, EmbeddingSet) else EmbeddingSet(**e)
+                            for m, e in d.get("embeddings", {}).items()}
+        g = d.get("generation")
+        kw["generation"] = None if g is None else (g if isinstance(g, Generation) else Generation(**g))
+        return cls(**kw)
+
     # ------------------------------------------------------------------ persistence (npz, no pickle)
     def save(self, path: str | Path) -> Path:
         arrays: dict[str, np.ndarray] = {}

@@ -112,3 +112,23 @@ def test_full_size_report_default_settings(tmp_path):
     res = synthetic_results(seed=1, n_test=600, n_val=400, strips_dir=tmp_path / "strips")
     files = build_report(res, tmp_path / "out")
     assert set(_strict(files.json.read_text())["sections"].values()) == {"ok"}
+
+
+def test_report_from_plain_dict(tmp_path):
+    rng = np.random.default_rng(1)
+    y = (rng.random(150) < 0.4).astype(int)
+    yv = (rng.random(100) < 0.4).astype(int)
+    d = {"models": ["ssl", "cardionets"], "meta": {"preset": "tiny"},
+         "screening": {"CAD": {m: {"y_true": y, "y_score": 1 / (1 + np.exp(-(q * y + rng.normal(size=150)))),
+                                   "val_true": yv, "val_score": 1 / (1 + np.exp(-(q * yv + rng.normal(size=100))))}
+                               for m, q in (("ssl", 0.5), ("cardionets", 2.0))}},
+         "phenotypes": {m: {"y_true": np.c_[y, y] * 10.0 + rng.normal(size=(150, 2)),
+                            "y_pred": np.c_[y, y] * 10.0 * q + rng.normal(size=(150, 2)), "names": ["LVEF", "LVM"]}
+                        for m, q in (("ssl", 0.5), ("cardionets", 0.9))},
+         "ratios": {"CAD": {2: {"ssl": {"y_true": y, "y_score": rng.random(150)}}}}}
+    files = build_report(d, tmp_path, n_boot=100, n_perm=100)
+    st = _strict(files.json.read_text())
+    assert st["screening"]["CAD"]["ssl"]["threshold"]["rule"] == "Youden's J on validation"
+    assert st["sections"]["phenotypes"] == "ok" and st["sections"]["ratios"] == "ok"
+    with pytest.raises(Exception, match="unknown field"):
+        Results.from_dict({"screenings": {}})
