@@ -12,6 +12,7 @@ from .ecg_stmem import ECGMaskedAutoencoder, STMEMConfig, stmem_config, stmem_vi
 from .heads import (ClassificationHead, Predictor, ProjectionHead, RegressionHead, classification_loss,
                     masked_mse, probabilities)
 from .blocks import count_parameters
+from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, diffusion_head_paper, diffusion_head_tiny
 
 __all__ = [
     "CMREncoder", "CMREncoderConfig", "CMRMAEConfig", "CMRMaskedAutoencoder", "ClassificationHead",
@@ -21,3 +22,4 @@ __all__ = [
     "ecg_vit_tiny_patch75", "mae_cmr_vit_base_patch16", "mae_cmr_vit_tiny_patch16", "masked_mse",
     "probabilities", "stmem_config", "stmem_vit_base_patch75", "stmem_vit_tiny_patch75",
 ]
+__all__ += ["DiffusionHeadConfig", "SimpleMLPAdaLN", "diffusion_head_paper", "diffusion_head_tiny"]

@@ -1,0 +1,87 @@
+"""Weighted InfoNCE forward + backward: reference (eager and torch.compile) vs the fused C++ ``cpu``
+backend (and ``triton`` when a GPU is present), D = P = 128, in one process.
+
+    python -m bench.bench_weighted_infonce [--threads 2] [--sizes 16384 65536]
+
+The reference materialises several B x B fp32 matrices (1 GiB each at B = 16,384), so at
+B = 65,536 (16 GiB per matrix) it is reported as skipped rather than run.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from cardionets.ops.weighted_infonce import weighted_infonce_op, weighted_infonce_reference
+
+from .harness import Report, compare
+
+D = P = 128
+SIGMA, TAU = 2.0, 0.1
+REFERENCE_MAX_B = 16384  # beyond this the reference's B x B matrices do not fit in 24 GiB
+
+
+def _inputs(b: int):
+    g = torch.Generator().manual_seed(0)
+    z_ecg = torch.randn(b, D, generator=g).requires_grad_()
+    z_cmr = torch.randn(b, D, generator=g).requires_grad_()
+    phi = torch.randn(b, P, generator=g)
+    return z_ecg, z_cmr, phi
+
+
+def _fwd_bwd(fn, z_ecg, z_cmr, phi):
+    def run():
+        z_ecg.grad = z_cmr.grad = None
+        fn(z_ecg, z_cmr, phi, sigma=SIGMA, tau=TAU).backward()
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[16384, 65536])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--no-compile", action="store_true", help="skip torch.compile of the reference")
+    ap.add_argument("--out", default="bench/results")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from cardionets import native
+
+    if native.available():
+        native.load().set_num_threads(args.threads)
+    report = Report("weighted_infonce")
+    compiled_ref = torch.compile(weighted_infonce_reference, dynamic=False)
+    for b in args.sizes:
+        z_ecg, z_cmr, phi = _inputs(b)
+        providers, skips = {}, {}
+        too_big = f"not run: needs ~{8 * 4 * b * b / 2**30:.0f} GiB of B x B matrices (machine has 24 GiB)"
+        if b <= REFERENCE_MAX_B:
+            providers["reference"] = _fwd_bwd(weighted_infonce_reference, z_ecg, z_cmr, phi)
+            if args.no_compile:
+                providers["reference+compile"], skips["reference+compile"] = None, "--no-compile"
+            else:
+                providers["reference+compile"] = _fwd_bwd(compiled_ref, z_ecg, z_cmr, phi)
+        else:
+            providers["reference"], skips["reference"] = None, too_big
+            providers["reference+compile"], skips["reference+compile"] = None, too_big
+        for be in weighted_infonce_op.backends:
+            if be.name == "reference":
+                continue
+            reasons = be.reasons(z_ecg, z_cmr, phi, sigma=SIGMA, tau=TAU)
+            if reasons:
+                providers[be.name], skips[be.name] = None, "; ".join(reasons)
+            else:
+                providers[be.name] = _fwd_bwd(be.impl, z_ecg, z_cmr, phi)
+        # GEMM work of the fused kernels: forward s and phi.phi tiles, backward recomputes them and
+        # accumulates dz_ecg and dz_cmr: 3 x 2 B^2 (D + P) flop (the reference does about the same).
+        flops = 3 * 2.0 * b * b * (D + P)
+        reference = "reference" if b <= REFERENCE_MAX_B else "cpu"
+        report.add(compare(f"weighted_infonce fwd+bwd B={b} D={D} P={P}", providers, reference=reference,
+                           params={"threads": args.threads, "dtype": "fp32", "sigma": SIGMA, "tau": TAU},
+                           flops=flops, items=b, skip_reasons=skips, peaks=report.peaks, repeats=args.repeats))
+    report.write(args.out)
+    print(report.markdown())
+
+
+if __name__ == "__main__":
+    main()
