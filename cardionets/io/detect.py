@@ -49,6 +49,8 @@ def _xml_root(text: str) -> str | None:
 def detect_format(path: str | Path) -> str:
     """One of "wfdb", "dicom", "numpy", "npz", "cardiosoft", "hl7", "sierra"; InputError otherwise."""
     p = Path(path)
+    if p.suffix == ".hea" and p.is_file():
+        return "wfdb"  # a header names a WFDB record by definition (fast path for bulk reading)
     if not p.exists() and wfdb_header_path(p) is None:
         raise InputError(f"{p}: no such file")
     if p.is_file():

@@ -34,7 +34,7 @@ class ECG:
             raise InputError(f"{self.path or 'ECG'}: signal must be [leads, samples], got shape {self.signal.shape}")
         if len(self.leads) != self.signal.shape[0]:
             raise InputError(f"{self.path or 'ECG'}: {len(self.leads)} lead names for {self.signal.shape[0]} leads")
-        self.leads = [canonical_lead(n) for n in self.leads]
+        self.leads = [canonical_lead(str(n)) for n in self.leads]
         self.fs = float(self.fs)
 
     @property

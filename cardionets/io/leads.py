@@ -10,6 +10,7 @@ the four limb leads from Einthoven's and Goldberger's relations:
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Sequence
 
@@ -29,6 +30,7 @@ _ALIASES = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_lead(name: str) -> str:
     """The standard spelling of a lead name ("i" -> "I", "MDC_ECG_LEAD_AVR" -> "aVR", "v1" -> "V1");
     names that are not ECG leads come back stripped but otherwise unchanged."""

@@ -3,8 +3,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <string>
+#include <vector>
+#include <cstdio>
 
 #include "cardionets/wfdb.h"
 
@@ -14,9 +15,15 @@ namespace {
 
 std::vector<std::string> split_ws(const std::string& line) {
   std::vector<std::string> out;
-  std::istringstream is(line);
-  std::string tok;
-  while (is >> tok) out.push_back(tok);
+  size_t i = 0;
+  const size_t n = line.size();
+  while (i < n) {
+    while (i < n && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    size_t j = i;
+    while (j < n && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+    if (j > i) out.emplace_back(line, i, j - i);
+    i = j;
+  }
   return out;
 }
 
@@ -65,8 +72,8 @@ void parse_record_line(const std::vector<std::string>& t, Header& h, const std::
   if (t.size() > 5) h.base_date = t[5];
 }
 
-SignalSpec parse_signal_line(const std::vector<std::string>& t, int index, const std::string& src) {
-  const std::string where = src + ": signal " + std::to_string(index);
+SignalSpec parse_signal_line(const std::vector<std::string>& t, int index, const std::string& src, int line_no) {
+  const std::string where = src + " line " + std::to_string(line_no) + ": signal " + std::to_string(index);
   SignalSpec s;
   if (t.size() < 2) throw Error(where + ": line needs at least a file name and a format");
   s.file_name = t[0];
@@ -140,10 +147,13 @@ double unit_to_mv(const std::string& units) {
 Header parse_header(const std::string& text, const std::string& source) {
   Header h;
   bool have_record = false;
-  std::istringstream is(text);
   std::string line;
   int line_no = 0;
-  while (std::getline(is, line)) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t eol = text.find('\n', pos);
+    line.assign(text, pos, (eol == std::string::npos ? text.size() : eol) - pos);
+    pos = eol == std::string::npos ? text.size() : eol + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     size_t first = line.find_first_not_of(" \t");
@@ -159,8 +169,7 @@ Header parse_header(const std::string& text, const std::string& source) {
       parse_record_line(tok, h, source);
       have_record = true;
     } else if (static_cast<int>(h.signals.size()) < h.n_signals) {
-      h.signals.push_back(parse_signal_line(tok, static_cast<int>(h.signals.size()), source + " line " +
-                                                                                         std::to_string(line_no)));
+      h.signals.push_back(parse_signal_line(tok, static_cast<int>(h.signals.size()), source, line_no));
     }
   }
   if (!have_record) throw Error(source + ": not a WFDB header (no record line)");
@@ -172,12 +181,19 @@ Header parse_header(const std::string& text, const std::string& source) {
 }
 
 Header read_header(const std::string& header_path) {
-  std::ifstream f(header_path, std::ios::binary);
+  std::FILE* f = std::fopen(header_path.c_str(), "rb");
   if (!f) throw Error(header_path + ": cannot open WFDB header");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  std::string text = ss.str();
-  if (text.size() > (1u << 24)) throw Error(header_path + ": header larger than 16 MiB, not a WFDB header");
+  std::string text;
+  char chunk[4096];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) {
+    text.append(chunk, got);
+    if (text.size() > (1u << 24)) {
+      std::fclose(f);
+      throw Error(header_path + ": header larger than 16 MiB, not a WFDB header");
+    }
+  }
+  std::fclose(f);
   if (text.find('\0') != std::string::npos) throw Error(header_path + ": binary data, not a WFDB header");
   return parse_header(text, header_path);
 }

@@ -70,6 +70,10 @@ Record read_record(const std::string& header_path);
 void decode(int format, const uint8_t* data, size_t bytes, int n_in_file, int64_t n_frames, int32_t* out,
             const std::string& source);
 
+// Decode straight to physical values: rows[j][t] = (digital - base[j]) * scale[j], NaN for invalid.
+void decode_physical(int format, const uint8_t* data, size_t bytes, int n_in_file, int64_t n_frames,
+                     float* const* rows, const double* scale, const double* base, const std::string& source);
+
 // Bytes needed for n_frames frames of n_in_file signals (212: 3 bytes per 2 samples).
 int64_t bytes_needed(int format, int n_in_file, int64_t n_frames);
 
