@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         flops = 3 * 2.0 * b * b * (D + P)
         reference = "reference" if b <= REFERENCE_MAX_B else "cpu"
         report.add(compare(f"weighted_infonce fwd+bwd B={b} D={D} P={P}", providers, reference=reference,
-                           params={"threads": args.threads, "dtype": "fp32", "sigma": SIGMA, "tau": TAU},
+                           params={"threads": args.threads, "loadavg_1min": round(__import__("os").getloadavg()[0], 1), "dtype": "fp32", "sigma": SIGMA, "tau": TAU},
                            flops=flops, items=b, skip_reasons=skips, peaks=report.peaks, repeats=args.repeats))
     report.write(args.out)
     print(report.markdown())

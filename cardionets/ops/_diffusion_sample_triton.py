@@ -9,7 +9,7 @@ import triton
 from ..kernels.diffusion_sample import (_bias_rows_kernel, _bias_silu_kernel, _gate_residual_kernel,
                                         _ln_modulate_kernel, _posterior_kernel, _silu_cond_kernel)
 from .checks import interpreter_mode
-from .diffusion_sample import HeadPlan, NoiseStream, check_inputs
+from .diffusion_sample import NoiseStream, check_inputs, head_plan
 
 
 def _block(numel: int) -> int:
@@ -24,7 +24,7 @@ def sample_fused(head, cond, *, num_steps: int = 100, train_steps: int = 1000, t
     n = check_inputs(head, cond, num_steps, train_steps, cfg_scale, noise)
     guided = cfg_scale != 1.0
     dev = cond.device
-    plan = HeadPlan(head, dev, num_steps, train_steps)
+    plan = head_plan(head, dev, num_steps, train_steps)
     W, D, S, n2 = plan.W, plan.D, num_steps, cond.shape[0]
     s = plan.sched
     sched = torch.stack([s.sqrt_recip_ab, s.sqrt_recipm1_ab, s.coef1, s.coef2, s.log_beta, s.post_logvar]).contiguous()

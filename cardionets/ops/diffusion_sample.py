@@ -28,6 +28,8 @@ Backends, in priority order:
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -148,6 +150,22 @@ class HeadPlan:
         return mods[:, o:o + W], mods[:, o + W:o + 2 * W], mods[:, o + 2 * W:o + 3 * W]
 
 
+_PLANS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def head_plan(head, device, num_steps: int, train_steps: int) -> HeadPlan:
+    """The HeadPlan of this head, cached while its parameters are unchanged (the MAR calls the
+    sampler 16 times per sample with the same head; re-laying out 20 M weights each time is waste)."""
+    key = (str(device), num_steps, train_steps,
+           tuple((p.data_ptr(), p._version) for p in head.parameters()))
+    hit = _PLANS.get(head)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    plan = HeadPlan(head, device, num_steps, train_steps)
+    _PLANS[head] = (key, plan)
+    return plan
+
+
 # ---------------------------------------------------------------------------------------------
 # cpu: preallocated buffers, in-place ops
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +176,7 @@ def diffusion_sample_cpu(head, cond, *, num_steps: int = 100, train_steps: int =
     n = check_inputs(head, cond, num_steps, train_steps, cfg_scale, noise)
     guided = cfg_scale != 1.0
     dev = cond.device
-    plan = HeadPlan(head, dev, num_steps, train_steps)
+    plan = head_plan(head, dev, num_steps, train_steps)
     W, D, S = plan.W, plan.D, num_steps
     n2 = cond.shape[0]
     s = plan.sched
