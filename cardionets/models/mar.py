@@ -1,0 +1,319 @@
+"""Masked autoregressive generator (MAR) over 3D-VAE latents of the cine, conditioned on an ECG.
+
+Latents ``[B, 16, 25, 12, 12]`` (scaled to unit variance by the VAE) are cut into 5 x 2 x 2 tokens:
+a 5 x 6 x 6 grid of 180 tokens of 320 values. A bidirectional transformer sees the visible tokens,
+a learned mask token at the masked ones, learned positional embeddings, and one prepended condition
+token: the aligned ECG embedding projected to the transformer width, or a learned null condition
+(classifier-free guidance; the condition is dropped for ``cond_drop`` of the training samples).
+Its output at each masked position conditions a small diffusion head (``diffusion_head``: MAR's
+SimpleMLPAdaLN) that models the token's continuous value: the training loss is the diffusion loss on
+masked tokens only, with the mask ratio drawn in [0.7, 1.0] once per batch.
+
+Generation (:meth:`MAR.sample_tokens`): 16 steps; after step k, floor(L cos(pi/2 (k+1)/16)) tokens
+stay masked (at least one token is predicted per step, all remaining at the last); the order is a
+random permutation drawn from a seeded ``torch.Generator``. The per-step token counts depend only on
+L and the number of steps, so they are computed on the host before the loop and the loop itself
+gathers/scatters by index (no ``nonzero``, no host synchronisation). Each step's tokens are sampled
+by :func:`cardionets.ops.diffusion_sample` (reference / cpu / triton backends).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+from .blocks import Block, check_finite, init_weights
+from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, cosine_betas
+
+
+@dataclass
+class MARConfig:
+    latent_channels: int = 16
+    latent_size: tuple[int, int, int] = (25, 12, 12)  # (T, H, W) of the VAE latent
+    patch: tuple[int, int, int] = (5, 2, 2)           # latents per token in (T, H, W)
+    width: int = 768
+    depth: int = 12
+    heads: int = 12
+    mlp_ratio: float = 4.0
+    dropout: float = 0.1
+    cond_dim: int = 768            # width of the aligned ECG embedding
+    cond_drop: float = 0.1         # training: probability of replacing the condition by the null token
+    mask_ratio_min: float = 0.7    # training: mask ratio ~ U[mask_ratio_min, 1] per batch
+    head_width: int = 1024
+    head_depth: int = 3
+    diffusion_steps: int = 1000    # training schedule length
+    sampling_steps: int = 100      # respaced steps at inference
+    diffusion_batch_mul: int = 4   # each masked token is noised this many times per step (MAR)
+
+    def __post_init__(self):
+        self.latent_size = tuple(int(s) for s in self.latent_size)
+        self.patch = tuple(int(p) for p in self.patch)
+        for s, p in zip(self.latent_size, self.patch):
+            if s % p:
+                raise ValueError(f"latent size {self.latent_size} is not divisible by the token patch {self.patch}")
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return tuple(s // p for s, p in zip(self.latent_size, self.patch))
+
+    @property
+    def num_tokens(self) -> int:
+        return math.prod(self.grid)
+
+    @property
+    def token_dim(self) -> int:
+        return self.latent_channels * math.prod(self.patch)
+
+
+def patchify(z: torch.Tensor, patch: tuple[int, int, int]) -> torch.Tensor:
+    """[B, C, T, H, W] latents -> [B, L, C*pt*ph*pw] tokens, token order (t, h, w) row-major."""
+    B, C, T, H, W = z.shape
+    pt, ph, pw = patch
+    x = z.reshape(B, C, T // pt, pt, H // ph, ph, W // pw, pw)  # [B, C, gT, pt, gH, ph, gW, pw]
+    x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # [B, gT, gH, gW, C, pt, ph, pw]
+    return x.reshape(B, (T // pt) * (H // ph) * (W // pw), C * pt * ph * pw)
+
+
+def unpatchify(x: torch.Tensor, patch: tuple[int, int, int], grid: tuple[int, int, int], channels: int) -> torch.Tensor:
+    """[B, L, C*pt*ph*pw] tokens -> [B, C, T, H, W] latents (inverse of :func:`patchify`)."""
+    B = x.shape[0]
+    (pt, ph, pw), (gT, gH, gW) = patch, grid
+    z = x.reshape(B, gT, gH, gW, channels, pt, ph, pw)  # [B, gT, gH, gW, C, pt, ph, pw]
+    z = z.permute(0, 4, 1, 5, 2, 6, 3, 7)  # [B, C, gT, pt, gH, ph, gW, pw]
+    return z.reshape(B, channels, gT * pt, gH * ph, gW * pw)
+
+
+def decoding_schedule(num_tokens: int, steps: int = 16) -> list[int]:
+    """Tokens predicted at each of ``steps`` steps (MAR's cosine schedule; sums to ``num_tokens``).
+
+    After step k, ``mask_len = floor(L cos(pi/2 (k+1)/steps))`` tokens stay masked, clamped so that
+    at least one token is predicted per step and at least one stays masked until the last step.
+    """
+    if steps < 1 or steps > num_tokens:
+        raise ValueError(f"decoding steps must be in [1, {num_tokens}], got {steps}")
+    counts, masked = [], num_tokens
+    for k in range(steps):
+        if k == steps - 1:
+            nxt = 0
+        else:
+            nxt = math.floor(num_tokens * math.cos(math.pi / 2 * (k + 1) / steps))
+            nxt = max(1, min(masked - 1, nxt))
+        counts.append(masked - nxt)
+        masked = nxt
+    return counts
+
+
+def diffusion_loss(head: nn.Module, x0: torch.Tensor, cond: torch.Tensor, *, num_steps: int = 1000,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-token hybrid diffusion loss (improved DDPM, as MAR trains its head): [N].
+
+    x0 [N, D] clean tokens, cond [N, W] per-token conditions. The head predicts noise and the
+    interpolation v in [-1, 1] between log beta_t and the clipped log posterior variance; the loss is
+    MSE(eps) + the variational bound term for the variance (mean stop-gradient), in bits per value.
+    """
+    N, D = x0.shape
+    betas = cosine_betas(num_steps).to(x0.device)  # the schedule the sampler respaces
+    ab = torch.cumprod(1.0 - betas, 0)
+    ab_prev = torch.cat([ab.new_ones(1), ab[:-1]])
+    post_var = betas * (1.0 - ab_prev) / (1.0 - ab)
+    post_logvar = torch.log(torch.cat([post_var[1:2], post_var[1:]]))  # clipped at t = 0
+    coef1 = betas * ab_prev.sqrt() / (1.0 - ab)
+    coef2 = (1.0 - ab_prev) * (1.0 - betas).sqrt() / (1.0 - ab)
+    t = torch.randint(0, num_steps, (N,), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    g = lambda v: v[t].to(x0.dtype)[:, None]  # noqa: E731  schedule value per row: [N, 1]
+    x_t = g(ab).sqrt() * x0 + g(1.0 - ab).sqrt() * noise
+    out = head(x_t, t, cond)  # [N, 2D]: eps, variance interpolation
+    eps, v = out[:, :D], out[:, D:]
+    mse = (eps - noise).pow(2).mean(1)
+    frac = (v + 1.0) / 2.0
+    model_logvar = frac * g(torch.log(betas)) + (1.0 - frac) * g(post_logvar)
+    pred_x0 = g(1.0 / ab).sqrt() * x_t - g(1.0 / ab - 1.0).sqrt() * eps.detach()
+    model_mean = g(coef1) * pred_x0 + g(coef2) * x_t
+    true_mean, true_logvar = g(coef1) * x0 + g(coef2) * x_t, g(post_logvar)
+    kl = 0.5 * (-1.0 + model_logvar - true_logvar + torch.exp(true_logvar - model_logvar)
+                + (true_mean - model_mean).pow(2) * torch.exp(-model_logvar))
+    nll = 0.5 * (math.log(2 * math.pi) + model_logvar + (x0 - model_mean).pow(2) * torch.exp(-model_logvar))
+    vb = torch.where((t == 0)[:, None], nll, kl).mean(1) / math.log(2.0)
+    return mse + vb
+
+
+class MAR(nn.Module):
+    def __init__(self, cfg: MARConfig):
+        super().__init__()
+        self.cfg = cfg
+        L, D, W = cfg.num_tokens, cfg.token_dim, cfg.width
+        self.token_proj = nn.Linear(D, W)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, W))
+        self.cond_proj = nn.Linear(cfg.cond_dim, W)
+        self.null_cond = nn.Parameter(torch.zeros(1, W))       # learned "no condition" (CFG)
+        self.pos_embed = nn.Parameter(torch.zeros(1, L + 1, W))  # learned; slot 0 = condition token
+        self.blocks = nn.ModuleList([Block(W, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)])
+        self.norm = nn.LayerNorm(W, eps=1e-6)
+        self.head = SimpleMLPAdaLN(DiffusionHeadConfig(
+            token_dim=D, cond_dim=W, width=cfg.head_width, depth=cfg.head_depth))
+        self._init()
+
+    def _init(self):
+        self.apply(init_weights)
+        for p in (self.mask_token, self.null_cond, self.pos_embed):
+            nn.init.normal_(p, std=0.02)
+        if hasattr(self.head, "initialize_weights"):
+            self.head.initialize_weights()  # zero-initialised AdaLN modulation (the head's own init)
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+    # ------------------------------------------------------------------ transformer
+    def condition(self, cond: torch.Tensor | None, drop: torch.Tensor | None = None, batch: int | None = None):
+        """ECG embedding [B, cond_dim] (or None: unconditional) -> condition token [B, W]."""
+        if cond is None:
+            return self.null_cond.expand(batch, -1)
+        if cond.dim() != 2 or cond.shape[1] != self.cfg.cond_dim:
+            raise ValueError(f"MAR condition must be [B, {self.cfg.cond_dim}] ECG embeddings, got {tuple(cond.shape)}")
+        c = self.cond_proj(cond)  # [B, W]
+        if drop is not None:
+            c = torch.where(drop[:, None], self.null_cond.to(c.dtype), c)
+        return c
+
+    def forward_transformer(self, tokens: torch.Tensor, mask: torch.Tensor, cond_tok: torch.Tensor) -> torch.Tensor:
+        """tokens [B, L, D], mask [B, L] (1 = masked), cond_tok [B, W] -> per-token conditions [B, L, W]."""
+        x = self.token_proj(tokens)  # [B, L, W]
+        x = torch.where(mask[..., None].bool(), self.mask_token.to(x.dtype), x)
+        x = torch.cat([cond_tok[:, None, :], x], dim=1) + self.pos_embed  # [B, 1+L, W]
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x)[:, 1:]  # [B, L, W]
+
+    # ------------------------------------------------------------------ training
+    def random_mask(self, batch: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[B, L] float mask (1 = masked) with one ratio ~ U[mask_ratio_min, 1] for the batch."""
+        L = self.cfg.num_tokens
+        r = self.cfg.mask_ratio_min + (1.0 - self.cfg.mask_ratio_min) * float(torch.rand((), generator=generator))
+        n_mask = max(1, min(L, math.ceil(r * L)))
+        noise = torch.rand(batch, L, generator=generator).to(device)  # [B, L]
+        order = torch.argsort(noise, dim=1)
+        mask = torch.zeros(batch, L, device=device)
+        return mask.scatter_(1, order[:, :n_mask], 1.0)
+
+    def forward_loss(self, latents: torch.Tensor, cond: torch.Tensor, *, mask: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None, return_parts: bool = False):
+        """latents [B, C, T, H, W] (scaled), cond [B, cond_dim] -> diffusion loss on masked tokens."""
+        cfg = self.cfg
+        if tuple(latents.shape[1:]) != (cfg.latent_channels,) + cfg.latent_size:
+            raise ValueError(f"MAR latents must be [B, {cfg.latent_channels}, {', '.join(map(str, cfg.latent_size))}], "
+                             f"got {tuple(latents.shape)}")
+        B = latents.shape[0]
+        tokens = patchify(latents, cfg.patch)  # [B, L, D]
+        if mask is None:
+            mask = self.random_mask(B, latents.device, generator)
+        drop = (torch.rand(B, generator=generator) < cfg.cond_drop).to(latents.device) if self.training else None
+        z = self.forward_transformer(tokens, mask, self.condition(cond, drop))  # [B, L, W]
+        m = cfg.diffusion_batch_mul
+        target = tokens.reshape(B * cfg.num_tokens, -1).repeat(m, 1)  # [m*B*L, D]
+        zc = z.reshape(B * cfg.num_tokens, -1).repeat(m, 1)           # [m*B*L, W]
+        per_token = diffusion_loss(self.head, target, zc, num_steps=cfg.diffusion_steps, generator=generator)
+        per_token = per_token.reshape(m, B, cfg.num_tokens).mean(0)   # [B, L]
+        loss = (per_token * mask).sum() / mask.sum().clamp_min(1.0)
+        check_finite(loss, "MAR diffusion loss")
+        if return_parts:
+            return loss, {"per_token": per_token.detach(), "mask": mask}
+        return loss
+
+    def forward(self, latents: torch.Tensor, cond: torch.Tensor, **kw):
+        """Training forward = :meth:`forward_loss` (so DDP wrappers see a forward call)."""
+        return self.forward_loss(latents, cond, **kw)
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def sample_tokens(self, cond: torch.Tensor | None, *, batch: int | None = None, steps: int = 16,
+                      cfg_scale: float = 1.0, cfg_schedule: str = "linear", temperature: float = 1.0,
+                      generator: torch.Generator | None = None, sampling_steps: int | None = None,
+                      backend: str | None = "auto", timings: dict | None = None) -> torch.Tensor:
+        """ECG embeddings [B, cond_dim] -> latents [B, C, T, H, W] (scaled, as the VAE's ``decode_latents`` takes).
+
+        ``cfg_scale`` > 1 runs the transformer and the head on a doubled batch (condition, null);
+        ``cfg_schedule="linear"`` ramps the scale from 1 to ``cfg_scale`` with the fraction of tokens
+        already generated (MAR), ``"constant"`` uses it throughout. ``timings`` (a dict) receives the
+        seconds spent in the transformer and in the diffusion head.
+        """
+        from ..ops.diffusion_sample import diffusion_sample
+
+        cfg = self.cfg
+        B = cond.shape[0] if cond is not None else int(batch)
+        L, D = cfg.num_tokens, cfg.token_dim
+        device = next(self.parameters()).device
+        counts = decoding_schedule(L, steps)  # host-side, data independent
+        order = torch.argsort(torch.rand(B, L, generator=generator).to(device), dim=1)  # random order
+        tokens = torch.zeros(B, L, D, device=device)
+        mask = torch.ones(B, L, device=device)
+        c = self.condition(cond, batch=B)  # [B, W]
+        guided = cfg_scale != 1.0
+        if guided:
+            c = torch.cat([c, self.null_cond.expand(B, -1).to(c.dtype)])  # [2B, W]
+        clock = _Clock(timings)
+        start = 0
+        for n_k in counts:
+            with clock("transformer"):
+                x_in, m_in = (torch.cat([tokens, tokens]), torch.cat([mask, mask])) if guided else (tokens, mask)
+                z = self.forward_transformer(x_in, m_in, c)  # [B or 2B, L, W]
+                idx = order[:, start:start + n_k]  # [B, n_k], tokens predicted now
+                gidx = torch.cat([idx, idx]) if guided else idx
+                zsel = torch.gather(z, 1, gidx[..., None].expand(-1, -1, z.shape[-1]))  # [B', n_k, W]
+            start += n_k
+            scale = 1.0 + (cfg_scale - 1.0) * start / L if cfg_schedule == "linear" else cfg_scale
+            with clock("diffusion_head"):
+                new = diffusion_sample(self.head, zsel.reshape(-1, zsel.shape[-1]), cfg_scale=scale if guided else 1.0,
+                                       temperature=temperature, num_steps=sampling_steps or cfg.sampling_steps,
+                                       train_steps=cfg.diffusion_steps, generator=generator, backend=backend)
+                new = new[: B * n_k].reshape(B, n_k, D)  # guided: first half is the conditional sample
+            tokens.scatter_(1, idx[..., None].expand(-1, -1, D), new.to(tokens.dtype))
+            mask.scatter_(1, idx, 0.0)
+        return unpatchify(tokens, cfg.patch, cfg.grid, cfg.latent_channels)  # [B, C, T, H, W]
+
+
+class _Clock:
+    """Accumulates wall time per section into a dict (no-op without one)."""
+
+    def __init__(self, store: dict | None):
+        self.store = store
+
+    def __call__(self, name: str):
+        import contextlib
+        import time
+
+        if self.store is None:
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def timed():
+            t0 = time.perf_counter()
+            yield
+            self.store[name] = self.store.get(name, 0.0) + time.perf_counter() - t0
+
+        return timed()
+
+
+def mar_tiny(**kw) -> MAR:
+    """CPU preset: 4 layers of width 256, head 3 x 256."""
+    return MAR(MARConfig(**{"width": 256, "depth": 4, "heads": 4, "head_width": 256, "dropout": 0.0, **kw}))
+
+
+def mar_base(**kw) -> MAR:
+    """The paper-sized model: 12 layers of width 768, head 3 x 1024."""
+    return MAR(MARConfig(**kw))
+
+
+MAR_PRESETS = {"tiny": mar_tiny, "base": mar_base}
+
+
+def build_mar(preset: str = "tiny", **kw) -> MAR:
+    if preset not in MAR_PRESETS:
+        raise ValueError(f"unknown MAR preset {preset!r}; choose from {sorted(MAR_PRESETS)}")
+    return MAR_PRESETS[preset](**kw)
+
+
+def mar_from_config(d: dict) -> MAR:
+    return MAR(MARConfig(**{k: v for k, v in d.items() if k in MARConfig.__dataclass_fields__}))
