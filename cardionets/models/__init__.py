@@ -13,6 +13,9 @@ from .heads import (ClassificationHead, Predictor, ProjectionHead, RegressionHea
                     masked_mse, probabilities)
 from .blocks import count_parameters
 from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, diffusion_head_paper, diffusion_head_tiny
+from .vae3d import CineVAE3D, VAE3DConfig, build_vae, vae3d_base, vae3d_tiny
+from .mar import MAR, MARConfig, build_mar, mar_base, mar_tiny
+from .cross_decoder import CrossDecoderConfig, CrossModalDecoder, cross_decoder_base, cross_decoder_tiny
 
 __all__ = [
     "CMREncoder", "CMREncoderConfig", "CMRMAEConfig", "CMRMaskedAutoencoder", "ClassificationHead",
@@ -23,3 +26,5 @@ __all__ = [
     "probabilities", "stmem_config", "stmem_vit_base_patch75", "stmem_vit_tiny_patch75",
 ]
 __all__ += ["DiffusionHeadConfig", "SimpleMLPAdaLN", "diffusion_head_paper", "diffusion_head_tiny"]
+__all__ += ["CineVAE3D", "VAE3DConfig", "build_vae", "vae3d_base", "vae3d_tiny", "MAR", "MARConfig", "build_mar",
+            "mar_base", "mar_tiny", "CrossDecoderConfig", "CrossModalDecoder", "cross_decoder_base", "cross_decoder_tiny"]
