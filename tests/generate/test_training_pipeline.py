@@ -109,3 +109,22 @@ def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "table.md").exists()
     assert len(res["strips"]) == 2 and all((tmp_path / p).exists() for p in res["strips"])
     assert (tmp_path / "cines" / "S000_generated.nii.gz").exists()
+
+
+def test_generate_command_on_real_ecgs(runs, tmp_path, shared_data):
+    import json
+
+    import nibabel as nib
+
+    from cardionets.cli import main
+
+    ecgs = [str(shared_data / "ecg" / "cinc2021" / f"{n}.hea") for n in ("HR06000", "JS20000", "E07500")]
+    out = tmp_path / "gen"
+    rc = main(["generate", *ecgs, "--model", str(runs[0] / "mar"), "--out", str(out), "--backend", "cpu",
+               "--steps", "2", "--sampling-steps", "2", "--batch-size", "2", "--spacing", "1.75"])
+    assert rc == 0
+    report = json.loads((out / "generation.json").read_text())
+    assert len(report["outputs"]) == 9 and report["seconds_per_cine"] > 0
+    img = nib.load(str(out / "HR06000.nii.gz"))
+    assert img.shape == (SIZE, SIZE, 1, FRAMES) and img.header.get_zooms()[0] == pytest.approx(1.75)
+    assert (out / "E07500.gif").exists() and (out / "JS20000_strip.png").exists()
