@@ -18,6 +18,7 @@ DEMO_STAGES: list[tuple[str, str]] = [
     ("environment", "cardionets.demo:stage_environment"),
     ("ops-selfcheck", "cardionets.demo:stage_ops_selfcheck"),
     ("cohort", "cardionets.data.demo_stage:stage_cohort"),
+    ("method", "cardionets.train.demo_stage:stage_method"),
 ]
 
 

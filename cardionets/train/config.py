@@ -141,8 +141,8 @@ def _merge(obj: Any, data: dict, where: str) -> None:
             if not isinstance(value, dict):
                 raise InputError(f"{where}: {key} must be a mapping")
             _merge(cur, value, f"{where}.{key}")
-        elif isinstance(cur, dict) and isinstance(value, dict):
-            setattr(obj, key, {**cur, **value})
+        elif isinstance(cur, dict) and isinstance(value, dict):  # free-form (encoder overrides): parse strings as YAML
+            setattr(obj, key, {**cur, **{k: yaml.safe_load(v) if isinstance(v, str) else v for k, v in value.items()}})
         else:
             setattr(obj, key, _coerce(value, known[key].type))
 

@@ -15,12 +15,12 @@ def test_base_parameter_counts_match_paper():
     assert abs(cmr / 95e6 - 1) < 0.03, cmr
 
 
-@pytest.mark.parametrize("factory,shape", [(ecg_vit_base_patch75, (2, 12, 2250)), (cmr_vit_base_patch16, (2, 50, 96, 96))])
+@pytest.mark.parametrize("factory,shape", [(ecg_vit_base_patch75, (1, 12, 2250)), (cmr_vit_base_patch16, (1, 50, 96, 96))])
 def test_base_forward_backward_cpu(factory, shape):
     torch.manual_seed(0)
     model = factory()
     out = model(torch.randn(*shape))
-    assert out.shape == (2, 768)
+    assert out.shape == (1, 768)
     out.square().mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
