@@ -104,41 +104,42 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   for (size_t c = 0; c < starts.size(); ++c) {
     const double* base = sig + starts[c] * kLanes;
     float* o = out + static_cast<int64_t>(c) * 12 * L;
-    // Per-lane sums over the crop, then the squared deviations (two passes, as numpy).
+    // Per-lane sums and sums of squares in one pass (the band-passed signal has mean ~0, so
+    // E[x^2] - mean^2 in double loses nothing that float32 output could show).
     constexpr int V = kLanes / detail::kVecDoubles;
-    Vec acc[V];
-    for (int v = 0; v < V; ++v) acc[v] = detail::splat(0.0);
-    for (int64_t t = 0; t < L; ++t)
-      for (int v = 0; v < V; ++v) acc[v] += detail::load(base + t * kLanes + v * detail::kVecDoubles);
-    double mean[12];
-    for (int l = 0; l < 12; ++l) mean[l] = acc[l / detail::kVecDoubles][l % detail::kVecDoubles];
-    if (!cfg_.per_lead) {
-      double m = 0.0;
-      for (int l = 0; l < 12; ++l) m += mean[l];
-      for (int l = 0; l < 12; ++l) mean[l] = m / static_cast<double>(12 * L);
-    } else {
-      for (int l = 0; l < 12; ++l) mean[l] /= static_cast<double>(L);
-    }
-    Vec mv[V], q[V];
-    for (int v = 0; v < V; ++v) {
-      q[v] = detail::splat(0.0);
-      for (int j = 0; j < detail::kVecDoubles; ++j) mv[v][j] = mean[v * detail::kVecDoubles + j];
-    }
+    Vec acc[V], sq[V];
+    for (int v = 0; v < V; ++v) acc[v] = sq[v] = detail::splat(0.0);
     for (int64_t t = 0; t < L; ++t)
       for (int v = 0; v < V; ++v) {
-        const Vec d = detail::load(base + t * kLanes + v * detail::kVecDoubles) - mv[v];
-        q[v] += d * d;
+        const Vec x = detail::load(base + t * kLanes + v * detail::kVecDoubles);
+        acc[v] += x;
+        sq[v] += x * x;
       }
-    double var[12], sd[12];
-    for (int l = 0; l < 12; ++l) var[l] = q[l / detail::kVecDoubles][l % detail::kVecDoubles];
-    if (!cfg_.per_lead) {
-      double v = 0.0;
-      for (int l = 0; l < 12; ++l) v += var[l];
-      const double sdev = std::sqrt(v / static_cast<double>(12 * L));
-      for (int l = 0; l < 12; ++l) sd[l] = sdev;
-    } else {
-      for (int l = 0; l < 12; ++l) sd[l] = std::sqrt(var[l] / static_cast<double>(L));
+    double sum[12], sumsq[12], mean[12];
+    for (int l = 0; l < 12; ++l) {
+      sum[l] = acc[l / detail::kVecDoubles][l % detail::kVecDoubles];
+      sumsq[l] = sq[l / detail::kVecDoubles][l % detail::kVecDoubles];
     }
+    double var[12], sd[12];
+    if (!cfg_.per_lead) {
+      double m = 0.0, q = 0.0;
+      for (int l = 0; l < 12; ++l) {
+        m += sum[l];
+        q += sumsq[l];
+      }
+      const double cnt = static_cast<double>(12 * L);
+      m /= cnt;
+      for (int l = 0; l < 12; ++l) {
+        mean[l] = m;
+        var[l] = std::max(0.0, q / cnt - m * m);
+      }
+    } else {
+      for (int l = 0; l < 12; ++l) {
+        mean[l] = sum[l] / static_cast<double>(L);
+        var[l] = std::max(0.0, sumsq[l] / static_cast<double>(L) - mean[l] * mean[l]);
+      }
+    }
+    for (int l = 0; l < 12; ++l) sd[l] = std::sqrt(var[l]);
     double inv[kLanes] = {}, mean16[kLanes] = {};
     for (int l = 0; l < 12; ++l) {
       inv[l] = sd[l] > 0.0 ? 1.0 / sd[l] : 1.0;
