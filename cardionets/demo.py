@@ -17,6 +17,7 @@ from typing import Any, Callable
 DEMO_STAGES: list[tuple[str, str]] = [
     ("environment", "cardionets.demo:stage_environment"),
     ("ops-selfcheck", "cardionets.demo:stage_ops_selfcheck"),
+    ("ecg-preprocess", "cardionets.io.demo_stage:stage_ecg_preprocess"),
     ("cohort", "cardionets.data.demo_stage:stage_cohort"),
     ("method", "cardionets.train.demo_stage:stage_method"),
 ]
