@@ -216,7 +216,7 @@ def permutation_test_average_precision(y_true, score_a, score_b, n_permutations:
             return average_precision_rows(y, s)
         name = "average_precision"
     else:
-        classes = np.arange(a.shape[1])
+        classes = [c for c in range(a.shape[1]) if np.any(y == c)]   # absent classes have no AP
 
         def rows(s):  # s: [P, N, C]
             return np.mean([average_precision_rows(y == c, s[:, :, c]) for c in classes], axis=0)

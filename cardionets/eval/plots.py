@@ -37,6 +37,14 @@ def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     return path
 
 
+def _legend(ax, **kw) -> None:
+    """A legend when the axes hold labelled artists; otherwise say there was nothing to draw."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+    else:
+        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
+
+
 def _grid(fig: Figure, n: int, ncols: int):
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
@@ -56,7 +64,7 @@ def roc_figure(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, float]]
             ax.plot(fpr, tpr, c=colors.get(m), lw=1.6, label=f"{m} ({auc:.3f})")
         ax.set(title=task, xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01))
         ax.set_aspect("equal")
-        ax.legend(fontsize=7, loc="lower right", title="AUC", title_fontsize=7)
+        _legend(ax, fontsize=7, loc="lower right", title="AUC", title_fontsize=7)
     return fig
 
 
@@ -71,7 +79,7 @@ def calibration_figure(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]
         ax.set(title=task, xlabel="mean predicted probability", ylabel="observed fraction positive",
                xlim=(0, 1), ylim=(0, 1))
         ax.set_aspect("equal")
-        ax.legend(fontsize=7, loc="upper left")
+        _legend(ax, fontsize=7, loc="upper left")
     return fig
 
 
@@ -93,7 +101,7 @@ def label_efficiency_figure(series: dict[str, dict[str, list[tuple[float, float,
         ax.set(title=task, xlabel="% of training labels", ylabel=ylabels.get(task, ""))
         ax.set_xticks([10, 25, 50, 75, 100])
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+        _legend(ax, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 
@@ -114,7 +122,7 @@ def ratio_figure(series: dict[str, dict[str, list[tuple[int, float, float, float
         ax.set_xticks(range(len(ratios)), [f"1:{r}" for r in ratios])
         ax.set(title=task, xlabel="positive : negative", ylabel="AUC")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+        _legend(ax, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 

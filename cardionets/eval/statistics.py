@@ -96,7 +96,8 @@ def _auc_block(preds: dict[str, ScorePredictions], ref: str, n_boot: int, seed: 
     for k, (m, p) in enumerate(preds.items()):
         out[m] = {"n": int(p.y_true.size), "n_positive": int(p.y_true.sum()),
                   "auc": bootstrap_auc(p.y_true, p.y_score, n_boot, seed + 31 * k).as_dict(),
-                  "average_precision": float(average_precision_score(p.y_true, p.y_score))}
+                  "average_precision": (float(average_precision_score(p.y_true, p.y_score))
+                                        if p.y_true.any() else None)}
     if ref in preds:
         for m, p in preds.items():
             if m != ref and _same_cases(p, preds[ref]):

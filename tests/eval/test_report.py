@@ -132,3 +132,30 @@ def test_report_from_plain_dict(tmp_path):
     assert st["sections"]["phenotypes"] == "ok" and st["sections"]["ratios"] == "ok"
     with pytest.raises(Exception, match="unknown field"):
         Results.from_dict({"screenings": {}})
+
+
+def test_degenerate_inputs_do_not_break_the_report(tmp_path):
+    """No reference model in a task, a single-class test set, a subtype absent from the test labels,
+    scores outside [0, 1] (no calibration curve), different test cases (no comparison)."""
+    rng = np.random.default_rng(2)
+    y = (rng.random(120) < 0.3).astype(int)
+    y3 = rng.choice([0, 2], 120)                                  # class 1 (HCM) absent
+    p3 = rng.dirichlet(np.ones(3), 120)
+    res = Results(
+        screening={"CAD": {"ssl": ScorePredictions(y, rng.normal(size=120) + y)},      # logits, no reference
+                   "HF": {"cardionets": ScorePredictions(y, rng.random(120)),
+                          "ssl": ScorePredictions(y[::-1], rng.random(120))}},           # different cases
+        ratios={"CAD": {10: {"ssl": ScorePredictions(np.zeros(50, int), rng.random(50))}}},
+        subtypes={"cardionets": ScorePredictions(y3, p3), "ssl": ScorePredictions(y3, p3[::-1])},
+        label_efficiency={"HF": {0.1: {"ssl": ScorePredictions(np.ones(30, int), rng.random(30))}}},
+    )
+    files = build_report(res, tmp_path, n_boot=50, n_perm=50)
+    st = _strict(files.json.read_text())
+    assert "vs_reference" not in st["screening"]["CAD"]["ssl"]
+    assert "differ" in st["screening"]["HF"]["ssl"]["vs_reference"]["note"]
+    assert st["ratios"]["CAD"]["10"]["ssl"]["auc"]["estimate"] is None
+    assert st["subtypes"]["cardionets"]["per_class"]["HCM"]["auc"]["estimate"] is None
+    pm = st["subtypes"]["ssl"]["vs_reference"]["permutation_mAP"]
+    assert pm["value_a"] == pytest.approx(st["subtypes"]["cardionets"]["mAP"])   # mean over present classes
+    page = files.html.read_text()
+    assert "scores are not probabilities" in page
