@@ -1,6 +1,8 @@
 // The fused ECG pipeline: quality gate -> resample -> high-pass -> low-pass -> crops ->
 // standardise, one record at a time in a per-thread lane buffer, parallel over records.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -44,7 +46,32 @@ int64_t Preprocessor::crops_per_record(int64_t n) const {
 namespace {
 struct Workspace {
   std::vector<double> in, res, ext;
+  std::vector<float> rows;
 };
+
+// Sum and sum of squares of a float run, accumulated in double 8 at a time.
+void row_sums(const float* p, int64_t n, double& sum, double& sumsq) {
+  typedef double D8 __attribute__((vector_size(64)));
+  typedef float F8 __attribute__((vector_size(32)));
+  D8 s = {}, q = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    F8 v;
+    std::memcpy(&v, p + i, sizeof v);
+    const D8 d = __builtin_convertvector(v, D8);
+    s += d;
+    q += d * d;
+  }
+  sum = sumsq = 0.0;
+  for (int j = 0; j < 8; ++j) {
+    sum += s[j];
+    sumsq += q[j];
+  }
+  for (; i < n; ++i) {
+    sum += p[i];
+    sumsq += static_cast<double>(p[i]) * p[i];
+  }
+}
 Workspace& workspace() {
   thread_local Workspace ws;
   return ws;
@@ -100,27 +127,18 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   const std::vector<int64_t> starts =
       crop_starts(n_out, cfg_.crop_len, n_crops, cfg_.random_crops, cfg_.seed, record);
   const int64_t L = cfg_.crop_len;
-  using detail::Vec;
+  // One transposition of the filtered record to rows (float32: the output precision), then each
+  // crop is standardised with contiguous, vectorised passes over its row segments.
+  Workspace& ws = workspace();
+  if (static_cast<int64_t>(ws.rows.size()) < 12 * n_out) ws.rows.resize(static_cast<size_t>(12 * n_out));
+  float* rows = ws.rows.data();
+  static const double zero[kLanes] = {}, one[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  detail::lanes_to_rows<kLanes>(sig, 12, n_out, zero, one, rows);
   for (size_t c = 0; c < starts.size(); ++c) {
-    const double* base = sig + starts[c] * kLanes;
     float* o = out + static_cast<int64_t>(c) * 12 * L;
-    // Per-lane sums and sums of squares in one pass (the band-passed signal has mean ~0, so
-    // E[x^2] - mean^2 in double loses nothing that float32 output could show).
-    constexpr int V = kLanes / detail::kVecDoubles;
-    Vec acc[V], sq[V];
-    for (int v = 0; v < V; ++v) acc[v] = sq[v] = detail::splat(0.0);
-    for (int64_t t = 0; t < L; ++t)
-      for (int v = 0; v < V; ++v) {
-        const Vec x = detail::load(base + t * kLanes + v * detail::kVecDoubles);
-        acc[v] += x;
-        sq[v] += x * x;
-      }
-    double sum[12], sumsq[12], mean[12];
-    for (int l = 0; l < 12; ++l) {
-      sum[l] = acc[l / detail::kVecDoubles][l % detail::kVecDoubles];
-      sumsq[l] = sq[l / detail::kVecDoubles][l % detail::kVecDoubles];
-    }
-    double var[12], sd[12];
+    double sum[12], sumsq[12];
+    for (int l = 0; l < 12; ++l) row_sums(rows + l * n_out + starts[c], L, sum[l], sumsq[l]);
+    double mean[12], inv[12];
     if (!cfg_.per_lead) {
       double m = 0.0, q = 0.0;
       for (int l = 0; l < 12; ++l) {
@@ -129,23 +147,24 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
       }
       const double cnt = static_cast<double>(12 * L);
       m /= cnt;
+      const double sd = std::sqrt(std::max(0.0, q / cnt - m * m));
       for (int l = 0; l < 12; ++l) {
         mean[l] = m;
-        var[l] = std::max(0.0, q / cnt - m * m);
+        inv[l] = sd > 0.0 ? 1.0 / sd : 1.0;
       }
     } else {
       for (int l = 0; l < 12; ++l) {
         mean[l] = sum[l] / static_cast<double>(L);
-        var[l] = std::max(0.0, sumsq[l] / static_cast<double>(L) - mean[l] * mean[l]);
+        const double sd = std::sqrt(std::max(0.0, sumsq[l] / static_cast<double>(L) - mean[l] * mean[l]));
+        inv[l] = sd > 0.0 ? 1.0 / sd : 1.0;
       }
     }
-    for (int l = 0; l < 12; ++l) sd[l] = std::sqrt(var[l]);
-    double inv[kLanes] = {}, mean16[kLanes] = {};
     for (int l = 0; l < 12; ++l) {
-      inv[l] = sd[l] > 0.0 ? 1.0 / sd[l] : 1.0;
-      mean16[l] = mean[l];
+      const float* src = rows + l * n_out + starts[c];
+      float* dst = o + l * L;
+      const double ml = mean[l], il = inv[l];
+      for (int64_t t = 0; t < L; ++t) dst[t] = static_cast<float>((static_cast<double>(src[t]) - ml) * il);
     }
-    detail::lanes_to_rows<kLanes>(base, 12, L, mean16, inv, o);
   }
   return flags;
 }
