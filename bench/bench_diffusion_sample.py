@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10, help="sampling steps timed (of the 100 of a sample)")
+    ap.add_argument("--steps-batched", type=int, default=2, help="steps timed for batches > 1")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", default="bench/results")
@@ -45,8 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     report = Report("diffusion_sample")
     for batch in args.batches:
         n = batch * TOKENS
+        steps = args.steps if batch == 1 else args.steps_batched
         cond = torch.randn(2 * n, cfg.cond_dim, generator=g)  # [conditional; unconditional] rows
-        kw = dict(num_steps=args.steps, train_steps=1000, cfg_scale=3.0, temperature=1.0,
+        kw = dict(num_steps=steps, train_steps=1000, cfg_scale=3.0, temperature=1.0,
                   generator=None)
         providers, skips = {}, {}
         for be in diffusion_sample_op.backends:
@@ -55,16 +57,16 @@ def main(argv: list[str] | None = None) -> None:
                 providers[be.name], skips[be.name] = None, "; ".join(reasons)
             else:
                 providers[be.name] = (lambda f=be.impl: f(head, cond, **{**kw, "generator": torch.Generator().manual_seed(1)}))
-        flops = 2.0 * macs_per_row_step(cfg) * 2 * n * args.steps
-        cmp = compare(f"diffusion_sample batch={batch} ({TOKENS} tokens, CFG: {2 * n} head rows), {args.steps} steps timed",
-                      providers, reference="reference", items=batch * args.steps / FULL_STEPS,
+        flops = 2.0 * macs_per_row_step(cfg) * 2 * n * steps
+        cmp = compare(f"diffusion_sample batch={batch} ({TOKENS} tokens, CFG: {2 * n} head rows), {steps} steps timed",
+                      providers, reference="reference", items=batch * steps / FULL_STEPS,
                       params={"threads": args.threads, "loadavg_1min": round(__import__("os").getloadavg()[0], 1), "width": cfg.width, "depth": cfg.depth,
                               "token_dim": cfg.token_dim, "dtype": "fp32"},
                       flops=flops, skip_reasons=skips, peaks=report.peaks, repeats=args.repeats)
         for row in cmp.rows:
             if row.median_s is not None:
                 row.note = (row.note + " " if row.note else "") + \
-                    f"{row.median_s * FULL_STEPS / args.steps / batch:.2f} s per sample (100 steps)"
+                    f"{row.median_s * FULL_STEPS / steps / batch:.2f} s per sample (100 steps)"
         report.add(cmp)
     report.write(args.out)
     print(report.markdown())
