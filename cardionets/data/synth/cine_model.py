@@ -180,27 +180,27 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     fat = rng.uniform(0.75, 0.95)
     from scipy.ndimage import gaussian_filter as _gf
 
-    img = np.full((n, size, size), 0.0, dtype=np.float32)
+    # static surroundings, drawn once in 2-D and then copied to every frame
     body_a, body_b = rng.uniform(120, 150), rng.uniform(95, 120)
     body_c = np.array([rng.normal(-10, 8), rng.normal(15, 8)])
-    Xb, Yb = X - body_c[0], Y - body_c[1]
-    body = ((Xb / body_a) ** 2 + (Yb / body_b) ** 2)[None]
-    img += rng.uniform(0.36, 0.46) * (body < 1.0)
-    img = np.where((body > 0.85) & (body < 1.0), fat, img)                         # subcutaneous fat
+    body = ((X - body_c[0]) / body_a) ** 2 + ((Y - body_c[1]) / body_b) ** 2
+    bg = np.where(body < 1.0, rng.uniform(0.36, 0.46), 0.0)
+    bg = np.where((body > 0.85) & (body < 1.0), fat, bg)                           # subcutaneous fat
     # lungs wrap the heart on both sides (black, a few bright vessels); the liver sits under the RA
     u2, v2 = u[0], v[0]
     w_ed, wrv_ed = float(w_t[0]), float(w_rv[0])
     lung_l = ((u2 - 0.35 * a_ed) / 80.0) ** 2 + ((v2 - v_lv - w_ed - 48.0) / 42.0) ** 2
     lung_r = ((u2 - 0.1 * a_ed) / 75.0) ** 2 + ((v2 - float(v_rv[0]) + wrv_ed + 42.0) / 36.0) ** 2
-    lung = ((lung_l < 1) | (lung_r < 1)) & (body[0] < 0.85)
+    lung = ((lung_l < 1) | (lung_r < 1)) & (body < 0.85)
     vessels = _gf(rng.standard_normal((size, size)).astype(np.float32), 1.0) > 0.33
-    img = np.where(lung[None], np.where(vessels[None], 0.22, 0.03), img)
+    bg = np.where(lung, np.where(vessels, 0.22, 0.03), bg)
     liver = ((u2 + float(a_ra.max()) + 38.0) / 55.0) ** 2 + ((v2 - float(v_ra[0]) + 5.0) / 60.0) ** 2
-    img = np.where((liver < 1)[None] & (body < 0.85), rng.uniform(0.38, 0.5), img)
+    bg = np.where((liver < 1) & (body < 0.85), rng.uniform(0.38, 0.5), bg)
     # descending aorta behind the LA
     ao_u, ao_v = -float(a_la.max()) - 14.0, v_la + 8.0
-    ao = _ellipse_dist(u, v, ao_u, 11.0, ao_v, 11.0)
-    img = img * (1 - _cov(ao, px)) + 0.9 * _cov(ao, px)
+    ao_cov = _cov(_ellipse_dist(u2, v2, ao_u, 11.0, ao_v, 11.0), px)
+    bg = bg * (1 - ao_cov) + 0.9 * ao_cov
+    img = np.repeat(bg.astype(np.float32)[None], n, axis=0)
 
     def paint(dist, value):
         nonlocal img
