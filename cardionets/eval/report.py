@@ -239,12 +239,16 @@ def _phenotypes(st: dict, res: Results, figs: _Figures, colors) -> str:
     ph = st["phenotypes"]
     models = list(ph)
     names = ph[models[0]]["names"]
+    def r2_cell(x: dict | None) -> str:
+        """x: a per-phenotype entry (r2, r2_ci) or the average (r2, r2_ci)."""
+        if x is None:
+            return "&ndash;"
+        ci = x.get("r2_ci") or {}
+        return _iv({"estimate": x["r2"], "low": ci.get("low"), "high": ci.get("high")})
+
     header = ["Phenotype"] + [f"{_e(m)} R² (95% CI)" for m in models]
-    rows = [(nm, [_iv({"estimate": ph[m]["per_phenotype"][nm]["r2"], **{k: (ph[m]["per_phenotype"][nm]["r2_ci"] or {})
-                                                                             .get(k) for k in ("low", "high")}})
-                  if nm in ph[m]["per_phenotype"] else "&ndash;" for m in models], False) for nm in names]
-    rows.append(("mean", [_iv({"estimate": ph[m]["average"]["r2"], **{k: (ph[m]["average"]["r2_ci"] or {}).get(k)
-                                                                      for k in ("low", "high")}}) for m in models], True))
+    rows = [(nm, [r2_cell(ph[m]["per_phenotype"].get(nm)) for m in models], False) for nm in names]
+    rows.append(("mean", [r2_cell(ph[m]["average"]) for m in models], True))
     html_ = _table(header, rows)
     header2 = ["Phenotype"] + [f"{_e(m)} r / MAE / RMSE" for m in models]
     rows2 = []
@@ -252,7 +256,8 @@ def _phenotypes(st: dict, res: Results, figs: _Figures, colors) -> str:
         cells = []
         for m in models:
             x = ph[m]["per_phenotype"].get(nm)
-            cells.append("&ndash;" if x is None else f"{_num(x['pearson_r'])} / {_num(x['mae'], 2)} / {_num(x['rmse'], 2)}")
+            cells.append("&ndash;" if x is None else
+                         f"{_num(x['pearson_r'])} / {_num(x['mae'], 2)} / {_num(x['rmse'], 2)}")
         rows2.append((nm, cells, False))
     html_ += _table(header2, rows2)
     others = [m for m in models if "vs_reference" in ph[m]]
@@ -282,11 +287,10 @@ def _subtypes(st: dict, res: Results, figs: _Figures) -> str:
     rows = []
     for m, r in sub.items():
         vs = r.get("vs_reference") or {}
+        pvals = [("ref" if m == res.reference else _p((vs.get(k) or {}).get("p_value")))
+                 for k in ("permutation_balanced_accuracy", "permutation_mAP")]
         rows.append((m, [_iv(r["accuracy"]), _num(r["balanced_accuracy"]), _num(r["macro_auc"]), _num(r["mAP"])]
-                     + [_iv(r["per_class"][c]["auc"]) for c in r["classes"]]
-                     + ["ref" if m == res.reference else _p((vs.get("permutation_balanced_accuracy") or {}).get("p_value")),
-                        "ref" if m == res.reference else _p((vs.get("permutation_mAP") or {}).get("p_value"))],
-                     m == res.reference))
+                     + [_iv(r["per_class"][c]["auc"]) for c in r["classes"]] + pvals, m == res.reference))
     html_ = _table(header, rows) + '<p class="note">Predicted subtype: argmax of the class scores. AUC and AP ' \
         "one-vs-rest. p: paired permutation tests against the reference.</p>"
     html_ += figs.add(plots.confusion_figure({m: np.array(r["confusion_matrix"]) for m, r in sub.items()}, classes),
