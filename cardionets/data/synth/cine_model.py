@@ -8,8 +8,9 @@ across it towards the LV lateral wall; millimetres):
 * LV myocardium: the same shape grown by the segmental wall thickness (AHA 3/9/14 septal, 6/12/16
   lateral, apical cap), thickening during systole by the radial strain of those segments.
 * RV: a shorter bullet left of the septum (volume 0.75*pi*w*d*a with depth d = 2w: the crescent RV is
-  deeper than it is wide in this plane) with a 3.5 mm free wall; LA and RA: ellipsoids under the AV
-  plane, filling in ventricular systole (reservoir), emptying in early diastole and atrial systole.
+  deeper than it is wide in this plane) with a 3.5 mm free wall; LA and RA: domes hanging from the AV
+  plane (depth 1.3 x half-width), filling in ventricular systole (reservoir), emptying in early
+  diastole and atrial systole.
 * Around it: pericardial fat, lungs, liver, descending aorta, chest wall and body outline.
 Image formation: bSSFP-like contrast (blood bright, fat bright, myocardium dark, lung black), a
 Gaussian point-spread, a smooth receive-coil shading field and Rician noise; per subject the
@@ -135,11 +136,12 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     base_rv = base * 1.25                              # TAPSE exceeds MAPSE
     a_rv = np.maximum(a_rv_ed - base_rv, 10.0)
     w_rv = np.sqrt(curves["RV"] * 1000.0 / (0.75 * np.pi * 2.0 * a_rv))
-    k_la = 0.47 * float(np.exp(0.08 * rng.standard_normal()))
-    a_la = (curves["LA"] * 1000.0 / (2 / 3 * np.pi * k_la ** 2)) ** (1 / 3)
+    # atria: domes of depth 1.3 x their in-plane half-width (volume (2/3) pi a w (1.3 w))
+    k_la = 0.6 * float(np.exp(0.08 * rng.standard_normal()))
+    a_la = (curves["LA"] * 1000.0 / (2 / 3 * np.pi * 1.3 * k_la ** 2)) ** (1 / 3)
     w_la = k_la * a_la
-    k_ra = 0.52 * float(np.exp(0.08 * rng.standard_normal()))
-    a_ra = (curves["RA"] * 1000.0 / (2 / 3 * np.pi * k_ra ** 2)) ** (1 / 3)
+    k_ra = 0.65 * float(np.exp(0.08 * rng.standard_normal()))
+    a_ra = (curves["RA"] * 1000.0 / (2 / 3 * np.pi * 1.3 * k_ra ** 2)) ** (1 / 3)
     w_ra = k_ra * a_ra
     # ---- layout (heart frame) ------------------------------------------------------------------
     t_sep_ed = float(sep[1][0])
@@ -239,7 +241,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     for b0, v0, w0 in ((B, v_lv, T(w_t)), (T(base_rv), T(v_rv), T(w_rv))):
         plane = np.abs(u - b0 + 0.6) < 0.75 * px
         leaflets = plane & (np.abs(v - v0) < 0.85 * w0) & closed
-        annulus = plane & (np.abs(v - v0) >= 0.85 * w0) & (np.abs(v - v0) < w0 + 6.0)   # fibrous ring, always
+        annulus = plane & (np.abs(v - v0) >= 0.85 * w0) & (np.abs(v - v0) < w0 + 1.5)   # fibrous ring, always
         img = np.where(leaflets | annulus, myo * 1.3, img)
     # ---- image formation ---------------------------------------------------------------------------
     from scipy.ndimage import gaussian_filter
