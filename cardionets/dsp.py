@@ -188,21 +188,23 @@ def _check_fatal(flags: np.ndarray, on_fatal: str, names: list[str] | None, what
 
 def preprocess_batch(x: Any, fs: float, *, n_crops: int = 3, crop_len: int = CROP_LEN, mode: str = "eval",
                      seed: int = 0, per_lead: bool = False, on_fatal: str = "raise", threads: int | None = None,
-                     names: list[str] | None = None, quality: dict | None = None) -> Preprocessed:
+                     names: list[str] | None = None, quality: dict | None = None,
+                     out: np.ndarray | None = None) -> Preprocessed:
     """x [N, 12, T] in mV at ``fs`` (standard lead order) -> Preprocessed(signal [N, n_crops, 12, 2250], flags [N]).
 
     mode "eval": evenly spaced crops; "train": random crops from a generator seeded by (seed, record index).
     Parallel over records with ``threads`` native threads (None: cardionets._C.num_threads()); the GIL is
-    released. ``names`` label records in error messages.
+    released. ``names`` label records in error messages. ``out``: an optional preallocated float32
+    array [N, n_crops, 12, crop_len] to write into (reuse it across batches of a stream).
     """
     arr = _f32(x, "preprocess_batch: x", 3)
     if arr.ndim != 3 or arr.shape[1] != N_LEADS:
         raise InputError(f"preprocess_batch: expected [N, 12, T] in standard lead order, got shape {arr.shape} "
                          "(cardionets.io.to_standard_order reorders and derives leads)")
     cfg = _config(n_crops, crop_len, mode, seed, per_lead, quality)
-    out, flags = native.load().dsp_preprocess_batch(arr, float(fs), cfg, _threads(threads))
+    res, flags = native.load().dsp_preprocess_batch(arr, float(fs), cfg, _threads(threads), out)
     _check_fatal(flags, on_fatal, names, "preprocess_batch")
-    return Preprocessed(out, flags)
+    return Preprocessed(res, flags)
 
 
 def preprocess(x: Any, fs: float, *, name: str | None = None, **kwargs: Any) -> Preprocessed:

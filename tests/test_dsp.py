@@ -98,6 +98,12 @@ def test_batch_threads_and_single_agree(shared_data):
     np.testing.assert_array_equal(one.signal, two.signal)
     np.testing.assert_array_equal(one.flags, two.flags)
     np.testing.assert_array_equal(one.signal[2], dsp.preprocess(x[2], 500).signal)
+    buf = np.empty_like(one.signal)
+    res = dsp.preprocess_batch(x, 500, out=buf)
+    assert res.signal is buf
+    np.testing.assert_array_equal(buf, one.signal)
+    with pytest.raises(CardioNetsError, match="out must be"):
+        dsp.preprocess_batch(x, 500, out=np.empty((1, 3, 12, 2250), np.float32))
     tr = dsp.preprocess_batch(x, 500, mode="train", n_crops=2, seed=1)
     assert tr.signal.shape == (len(x), 2, 12, 2250)
     np.testing.assert_array_equal(tr.signal, dsp.preprocess_batch(x, 500, mode="train", n_crops=2, seed=1).signal)

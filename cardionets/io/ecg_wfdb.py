@@ -16,11 +16,14 @@ from .detect import wfdb_header_path
 from .ecg import ECG
 
 
+_COMMENT = re.compile(r"\s*#?\s*([^:]+):\s*(.*)$")
+
+
 def parse_comments(comments: list[str]) -> dict:
     """Age, sex and Dx codes from WFDB header comments (CinC ``# Age: 59``, PTB ``# age: 81``)."""
     meta: dict = {}
     for line in comments:
-        m = re.match(r"\s*#?\s*([^:]+):\s*(.*)$", line)
+        m = _COMMENT.match(line)
         if not m:
             continue
         key, val = m.group(1).strip().lower(), m.group(2).strip()
@@ -72,9 +75,10 @@ def read_wfdb(path: Path) -> ECG:
     from .. import native
     from ..errors import NativeError
 
-    hea = wfdb_header_path(Path(path))
+    p = Path(path)
+    hea = p if p.suffix == ".hea" else wfdb_header_path(p)  # a missing .hea is reported by the reader
     if hea is None:
-        raise InputError(f"{path}: WFDB header not found (looked for {Path(path).with_suffix('.hea').name})")
+        raise InputError(f"{path}: WFDB header not found (looked for {p.with_suffix('.hea').name})")
     if not native.available():
         return read_wfdb_reference(hea)
     C = native.load()

@@ -22,9 +22,13 @@ _TAKES_OPTIONS = {"numpy", "npz"}
 
 
 def _lazy(name: str, target: str) -> Callable[..., ECG]:
+    resolved: list[Callable[..., ECG]] = []
+
     def call(path: Path, **options) -> ECG:
-        mod, fn = target.split(":")
-        func = getattr(importlib.import_module(mod), fn)
+        if not resolved:  # import the reader module on first use, then reuse it
+            mod, fn = target.split(":")
+            resolved.append(getattr(importlib.import_module(mod), fn))
+        func = resolved[0]
         return func(path, **options) if name in _TAKES_OPTIONS else func(path)
 
     call.__name__ = target.split(":")[1]

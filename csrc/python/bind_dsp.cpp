@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -160,14 +161,28 @@ void register_dsp(py::module_& m) {
     return out;
   });
   m.attr("dsp_fatal_flags") = dsp::kFatalFlags;
-  m.def("dsp_preprocess_batch", [](const F32& x, double fs, const dsp::PreprocessConfig& cfg, int threads) {
+  m.def("dsp_preprocess_batch", [](const F32& x, double fs, const dsp::PreprocessConfig& cfg, int threads,
+                                    py::object out_obj) {
     if (x.ndim() != 3 || x.shape(1) != 12)
       throw Error("preprocess_batch: need an array [records, 12, samples] in standard lead order");
     const int64_t N = x.shape(0), n = x.shape(2);
     const dsp::Preprocessor pre(fs, cfg);
     const int64_t crops = pre.crops_per_record(n);
-    F32 out({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(crops), py::ssize_t{12},
-             static_cast<py::ssize_t>(cfg.crop_len)});
+    const std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(crops),
+                                         py::ssize_t{12}, static_cast<py::ssize_t>(cfg.crop_len)};
+    py::array_t<float> out;
+    if (out_obj.is_none()) {
+      out = py::array_t<float>(shape);
+    } else {
+      // A caller-owned buffer (reused across batches: no page faults for fresh output memory).
+      if (!py::isinstance<py::array_t<float>>(out_obj))
+        throw Error("preprocess_batch: out must be a float32 numpy array");
+      out = out_obj.cast<py::array_t<float>>();
+      if (!(out.flags() & py::array::c_style) || !out.writeable() || out.ndim() != 4 ||
+          !std::equal(shape.begin(), shape.end(), out.shape()))
+        throw Error("preprocess_batch: out must be a writeable C-contiguous float32 array of shape [" +
+                    std::to_string(N) + ", " + std::to_string(crops) + ", 12, " + std::to_string(cfg.crop_len) + "]");
+    }
     py::array_t<uint32_t> flags(N);
     const float* src = x.data();
     float* dst = out.mutable_data();
@@ -177,7 +192,7 @@ void register_dsp(py::module_& m) {
       dsp::preprocess_batch(src, N, n, fs, cfg, dst, f, threads);
     }
     return py::make_tuple(out, flags);
-  }, py::arg("x"), py::arg("fs"), py::arg("config"), py::arg("threads") = 0);
+  }, py::arg("x"), py::arg("fs"), py::arg("config"), py::arg("threads") = 0, py::arg("out") = py::none());
   m.def("dsp_filter_record", [](const F32& x, double fs, const dsp::PreprocessConfig& cfg) {
     if (x.ndim() != 2 || x.shape(0) != 12) throw Error("filter: need an array [12, samples]");
     const dsp::Preprocessor pre(fs, cfg);
