@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             report.add(compare(f"read {n} records, {label}, 12 x 5000", providers, reference="wfdb.rdrecord",
                                params={"reads": n, "distinct_records": len(recs)}, items=n,
                                bytes_moved=2 * nbytes, peaks=report.peaks, warmup=1,
-                               repeats=1 if args.quick else 3))
+                               repeats=1 if args.quick else 2))
     report.write(args.out)
 
 
