@@ -20,6 +20,7 @@ DEMO_STAGES: list[tuple[str, str]] = [
     ("ecg-preprocess", "cardionets.io.demo_stage:stage_ecg_preprocess"),
     ("cohort", "cardionets.data.demo_stage:stage_cohort"),
     ("method", "cardionets.train.demo_stage:stage_method"),
+    ("generator", "cardionets.generate.demo_stage:stage_generator"),
 ]
 
 

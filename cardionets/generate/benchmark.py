@@ -28,24 +28,28 @@ def measure(size: str = "base", cfg_scale: float = 1.0, backend: str = "cpu", ba
     runs = []
     for r in range(repeats + 1):  # the first run warms up (allocations, one-time plans)
         timings: dict[str, float] = {}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             lat = mar.sample_tokens(cond, steps=steps, cfg_scale=cfg_scale, generator=torch.Generator().manual_seed(r),
                                     sampling_steps=sampling_steps, backend=backend, timings=timings)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             vae.decode_latents(lat)
-        t2 = time.perf_counter()
-        timings["vae_decode"] = t2 - t1
-        timings["total"] = t2 - t0
+        t2, c2 = time.perf_counter(), time.process_time()
+        timings.update(vae_decode=t2 - t1, vae_decode_cpu=c2 - c1, total=t2 - t0, total_cpu=c2 - c0)
         if r > 0 or repeats == 0:
             runs.append(timings)
+    import os
+
     avg = {k: sum(t[k] for t in runs) / len(runs) for k in runs[0]}
-    mar_time = avg["transformer"] + avg["diffusion_head"]
+    mar_cpu = avg["transformer_cpu"] + avg["diffusion_head_cpu"]
     return {"size": size, "batch": batch, "cfg_scale": cfg_scale, "backend": backend, "steps": steps,
             "sampling_steps": sampling_steps or mar.cfg.sampling_steps, "threads": torch.get_num_threads(),
-            "seconds_per_cine": avg["total"] / batch, "transformer_s": avg["transformer"],
-            "diffusion_head_s": avg["diffusion_head"], "vae_decode_s": avg["vae_decode"],
-            "share_transformer": avg["transformer"] / mar_time, "share_diffusion_head": avg["diffusion_head"] / mar_time}
+            "load_average": os.getloadavg()[0],
+            "wall_seconds_per_cine": avg["total"] / batch, "cpu_seconds_per_cine": avg["total_cpu"] / batch,
+            "wall_s": {k: avg[k] for k in ("transformer", "diffusion_head", "vae_decode")},
+            "cpu_s": {k: avg[k + "_cpu"] for k in ("transformer", "diffusion_head", "vae_decode")},
+            "share_transformer_cpu": avg["transformer_cpu"] / mar_cpu,
+            "share_diffusion_head_cpu": avg["diffusion_head_cpu"] / mar_cpu}
 
 
 def main(argv=None) -> int:
@@ -55,7 +59,10 @@ def main(argv=None) -> int:
     p.add_argument("--backend", nargs="+", default=["cpu"])
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     for size in args.size:
         for cfg in args.cfg:
             for backend in args.backend:

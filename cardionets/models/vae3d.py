@@ -174,27 +174,33 @@ def gaussian_window(size: int = 7, sigma: float = 1.5, device=None, dtype=torch.
     return w / w.sum()
 
 
+def _band(n: int, w: torch.Tensor) -> torch.Tensor:
+    """[n, n - len(w) + 1] matrix M with (x @ M)[j] = sum_k w[k] x[j + k]: a 'valid' 1-D correlation."""
+    k = w.numel()
+    m = torch.zeros(n, n - k + 1, dtype=w.dtype, device=w.device)
+    cols = torch.arange(n - k + 1, device=w.device)
+    for i in range(k):
+        m[cols + i, cols] = w[i]
+    return m
+
+
 def ssim_frames(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0, sigma: float = 1.5) -> torch.Tensor:
     """Mean SSIM over 2-D frames of ``[..., H, W]`` tensors (differentiable).
 
     Gaussian window of radius ``int(3.5 * sigma + 0.5)``, population covariances, the mean taken over
     the valid (unpadded) region: what ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
-    sigma=1.5, use_sample_covariance=False, data_range=2)`` computes per frame.
+    sigma=1.5, use_sample_covariance=False, data_range=2)`` computes per frame. The separable blur is
+    two matrix products with banded matrices (one-channel conv2d is several times slower on CPU).
     """
     H, W = x.shape[-2:]
-    xf = x.reshape(-1, 1, H, W).float()  # [N, 1, H, W]
-    yf = y.reshape(-1, 1, H, W).float()
+    xf = x.reshape(-1, H, W).float()  # [N, H, W]
+    yf = y.reshape(-1, H, W).float()
     radius = int(3.5 * sigma + 0.5)
     w = gaussian_window(2 * radius + 1, sigma, x.device)
-    kx, ky = w.view(1, 1, 1, -1), w.view(1, 1, -1, 1)
-
-    def blur(t):
-        return F.conv2d(F.conv2d(t, kx), ky)  # valid region only
-
-    mx, my = blur(xf), blur(yf)
-    vx = blur(xf * xf) - mx * mx
-    vy = blur(yf * yf) - my * my
-    cxy = blur(xf * yf) - mx * my
+    bw, bh = _band(W, w), _band(H, w).T  # [W, W'], [H', H]
+    stack = torch.stack([xf, yf, xf * xf, yf * yf, xf * yf])  # [5, N, H, W]
+    mx, my, exx, eyy, exy = torch.matmul(bh, torch.matmul(stack, bw))  # 5 x [N, H', W']
+    vx, vy, cxy = exx - mx * mx, eyy - my * my, exy - mx * my
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     return s.mean()
