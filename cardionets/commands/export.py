@@ -1,0 +1,72 @@
+"""`cardionets export`: write the screening model (ECG encoder(s) + heads) for other runtimes.
+
+  --format onnx      ONNX, opset 17, dynamic batch, checked with ONNX Runtime against PyTorch
+  --format tensorrt  ONNX (as above) + a TensorRT engine (needs tensorrt and an NVIDIA GPU)
+  --format aoti      AOTInductor .pt2 package (Python: torch._inductor.aoti_load_package;
+                     C++: torch::inductor::AOTIModelPackageLoader, see examples/cpp)
+
+Input [batch, n_crops, 12, 2250] float32 (preprocessed crops); outputs phenotypes [batch, P] and
+disease probabilities [batch, D]; names and the model version are in <output>.json. See docs/export.md.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export the screening model as ONNX, a TensorRT engine or an AOTInductor .pt2",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="fine-tuned run directory or a directory of runs")
+    p.add_argument("--format", choices=["onnx", "tensorrt", "aoti"], required=True, help="what to write")
+    p.add_argument("--out", required=True, help="output file (.onnx / .engine / .pt2)")
+    p.add_argument("--n-crops", type=int, default=3, help="crops per record (static; default 3)")
+    p.add_argument("--fp32", action="store_true", help="TensorRT: build in fp32 (default fp16)")
+    p.add_argument("--max-batch", type=int, default=64, help="largest batch (TensorRT profile / AOTI dynamic dim)")
+    p.add_argument("--verify", default=None, metavar="ECG",
+                   help="ONNX/AOTI: also compare with PyTorch on this ECG file (max abs difference)")
+    p.set_defaults(func=run)
+
+
+def _verify_input(path: str | None, n_crops: int):
+    import numpy as np
+
+    if path is None:
+        from ..export.onnx import example_input
+
+        return example_input(2, n_crops).numpy()
+    from ..dsp import preprocess_ecg
+    from ..io import read_ecg
+
+    return np.asarray(preprocess_ecg(read_ecg(path), n_crops=n_crops).signal, np.float32)[None]
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..screen import load_screen_model
+    from ..screen.model import reference_outputs
+
+    model = load_screen_model(args.model)
+    out = Path(args.out)
+    x = _verify_input(args.verify, args.n_crops)
+    if args.format in ("onnx", "tensorrt"):
+        from ..export.onnx import export_onnx, verify_onnx
+
+        onnx_path = out if args.format == "onnx" else out.with_suffix(".onnx")
+        export_onnx(model, onnx_path, n_crops=args.n_crops)
+        print(f"wrote {onnx_path} (ONNX Runtime vs PyTorch max abs diff {verify_onnx(model, onnx_path, x):.2e})")
+        if args.format == "tensorrt":
+            from ..export.tensorrt import build_engine
+
+            build_engine(onnx_path, out, fp16=not args.fp32, max_batch=args.max_batch)
+            print(f"wrote {out}")
+    else:
+        from ..export.aoti import export_aoti, load_aoti, run_aoti
+
+        pkg = export_aoti(model, out, n_crops=args.n_crops, max_batch=max(args.max_batch, x.shape[0]))
+        got, ref = run_aoti(load_aoti(pkg), x), reference_outputs(model, x)
+        diff = max(float(np.abs(g - r).max()) for g, r in zip(got, ref))
+        print(f"wrote {pkg} (AOTInductor vs PyTorch max abs diff {diff:.2e})")
+    return 0

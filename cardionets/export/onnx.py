@@ -1,0 +1,142 @@
+"""ONNX export of the screening model (encoder(s) + heads) and an ONNX Runtime session.
+
+Graph contract (what TensorRT and ONNX Runtime rely on):
+
+* input  ``ecg``            float32 [batch, n_crops, 12, 2250]  -- only ``batch`` is dynamic
+* output ``phenotypes``     float32 [batch, P]  (physical units, mean over crops)
+* output ``probabilities``  float32 [batch, D]  (disease probabilities, mean over crops)
+* opset :data:`OPSET` (17: the first with a native ``LayerNormalization``; TensorRT >= 8.6 parses
+  it), TorchScript-based exporter (deterministic, no onnxscript needed), attention exported through
+  the ``reference`` backend (MatMul + Softmax, the ops every runtime has).
+
+Verified against PyTorch by :func:`verify_onnx` (max abs difference).
+"""
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+
+OPSET = 17
+INPUT, OUTPUTS = "ecg", ("phenotypes", "probabilities")
+
+
+def _require(module: str, extra: str = "export") -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendUnavailable(f"{module} is not installed: pip install 'cardionets[{extra}]' "
+                                 f"(or pip install {module})") from exc
+
+
+@contextmanager
+def reference_attention():
+    """Route attention through its plain reference (traceable, exportable) while exporting."""
+    key = "CARDIONETS_BACKEND_ATTENTION"
+    old = os.environ.get(key)
+    os.environ[key] = "reference"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
+def example_input(batch: int = 2, n_crops: int = 3, seed: int = 0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, n_crops, 12, 2250, generator=g)
+
+
+def export_onnx(model: Any, path: str | Path, *, n_crops: int = 3, opset: int = OPSET) -> Path:
+    """Write ``model`` (a :class:`cardionets.screen.ScreenModel`) as ONNX with a dynamic batch axis,
+    plus ``<path>.json`` with the output names and the model version."""
+    import torch
+
+    _require("onnx")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x = example_input(2, n_crops)
+    import warnings
+
+    with reference_attention(), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks traced as constants: intended
+        torch.onnx.export(model.eval(), (x,), str(path), input_names=[INPUT], output_names=list(OUTPUTS),
+                          dynamic_axes={INPUT: {0: "batch"}, OUTPUTS[0]: {0: "batch"}, OUTPUTS[1]: {0: "batch"}},
+                          opset_version=opset, do_constant_folding=True, dynamo=False)
+    _static_output_widths(path, [len(model.phenotype_names), len(model.disease_names)])
+    meta = dict(model.meta(), n_crops=n_crops, opset=opset, input=INPUT, outputs=list(OUTPUTS))
+    Path(str(path) + ".json").write_text(json.dumps(meta, indent=1))
+    return path
+
+
+def _static_output_widths(path: Path, widths: list[int]) -> None:
+    """Pin the output widths (the tracer leaves them symbolic): only the batch axis stays dynamic."""
+    onnx = _require("onnx")
+    m = onnx.load(str(path))
+    for out, w in zip(m.graph.output, widths):
+        d = out.type.tensor_type.shape.dim[1]
+        d.ClearField("dim_param")
+        d.dim_value = int(w)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+
+
+def ort_session(path: str | Path, threads: int | None = None) -> Any:
+    ort = _require("onnxruntime")
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def verify_onnx(model: Any, path: str | Path, x: np.ndarray) -> float:
+    """Max abs difference between ONNX Runtime and eager PyTorch fp32 on ``x`` [B, K, 12, 2250]."""
+    from ..screen.model import reference_outputs
+
+    sess = ort_session(path)
+    got = sess.run(list(OUTPUTS), {INPUT: np.ascontiguousarray(x, np.float32)})
+    ref = reference_outputs(model, x)
+    return float(max(np.abs(g - r).max() if g.size else 0.0 for g, r in zip(got, ref)))
+
+
+def graph_ops(path: str | Path) -> set[str]:
+    """Operator types used by the ONNX graph (including nested subgraphs)."""
+    onnx = _require("onnx")
+    ops: set[str] = set()
+
+    def walk(g):
+        for n in g.node:
+            ops.add(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}")
+            for a in n.attribute:
+                if a.g is not None and len(a.g.node):
+                    walk(a.g)
+    walk(onnx.load(str(path), load_external_data=False).graph)
+    return ops
+
+
+def io_shapes(path: str | Path) -> dict[str, list]:
+    """{tensor name: [dim value or symbolic name]} of the graph inputs and outputs."""
+    onnx = _require("onnx")
+    g = onnx.load(str(path), load_external_data=False).graph
+    out = {}
+    for v in list(g.input) + list(g.output):
+        out[v.name] = [d.dim_param if d.dim_param else d.dim_value for d in v.type.tensor_type.shape.dim]
+    return out
+
+
+__all__ = ["INPUT", "OPSET", "OUTPUTS", "example_input", "export_onnx", "graph_ops", "io_shapes", "ort_session",
+           "reference_attention", "verify_onnx"]

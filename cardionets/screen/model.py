@@ -1,0 +1,176 @@
+"""The screening model: every fine-tuned ECG head of a model directory as ONE module with fixed outputs.
+
+``ScreenModel(x [B, n_crops, 12, 2250]) -> (phenotypes [B, P] in physical units, probabilities [B, D])``,
+averaged over the crops exactly like :meth:`cardionets.CardioNets.predict`. It is what the screening
+pipeline batches, what :mod:`cardionets.export` writes as ONNX / AOTInductor, and what the C++ example
+runs. Runs are loaded with the API's loader (:mod:`cardionets.api`), so the selection rule (one model
+per task, CardioNets initialisation preferred) is the API's.
+
+Inference options (:func:`make_runner`): ``fp32`` eager (default), ``bf16`` (CPU autocast), ``int8``
+(dynamic quantisation of every ``nn.Linear``: int8 weights, activations quantised per batch), ``onnx``
+(ONNX Runtime on the exported graph).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..errors import BackendUnavailable, CardioNetsError
+
+PRECISIONS = ("fp32", "bf16", "int8", "onnx")
+
+
+class ScreenModel(nn.Module):
+    """Encoder(s) + heads -> (phenotypes [B, P], disease probabilities [B, D]) for 12-lead crops."""
+
+    def __init__(self, phen: nn.Module | None, phen_mean: np.ndarray, phen_std: np.ndarray,
+                 dis: list[tuple[nn.Module, list[int]]], phenotype_names: list[str], disease_names: list[str],
+                 version: str):
+        super().__init__()
+        self.phen = phen
+        self.dis = nn.ModuleList(m for m, _ in dis)
+        self.dis_slots = [list(s) for _, s in dis]  # output columns each disease predictor fills
+        self.register_buffer("phen_mean", torch.as_tensor(np.asarray(phen_mean, np.float32)))
+        self.register_buffer("phen_std", torch.as_tensor(np.asarray(phen_std, np.float32)))
+        self.phenotype_names, self.disease_names, self.version = list(phenotype_names), list(disease_names), version
+
+    @staticmethod
+    def _avg(pred: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        B, K = x.shape[:2]
+        out = pred(x.reshape(B * K, *x.shape[2:]))  # [B*K, O] raw outputs
+        if pred.kind == "multiclass":
+            out = out.softmax(-1)
+        elif pred.kind in ("binary", "multilabel"):
+            out = out.sigmoid()
+        return out.reshape(B, K, -1).mean(dim=1)  # [B, O]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B = x.shape[0]
+        if self.phen is not None:
+            phen = self._avg(self.phen, x) * self.phen_std + self.phen_mean  # [B, P]
+        else:
+            phen = x.new_zeros(B, 0)
+        cols = [x.new_zeros(B, 1)] * len(self.disease_names)
+        for pred, slots in zip(self.dis, self.dis_slots):
+            p = self._avg(pred, x)  # [B, len(slots)]
+            for j, s in enumerate(slots):
+                cols[s] = p[:, j:j + 1]
+        prob = torch.cat(cols, dim=1) if cols else x.new_zeros(B, 0)  # [B, D]
+        return phen, prob
+
+    def meta(self) -> dict:
+        return {"phenotype_names": self.phenotype_names, "disease_names": self.disease_names,
+                "model_version": self.version}
+
+
+def model_version(runs: list[Path]) -> str:
+    """A short content hash of the weights and configs (changes whenever the model does)."""
+    h = hashlib.sha256()
+    for run in sorted(runs):
+        for name in ("config.json", "model.safetensors"):
+            f = run / name
+            if f.exists():
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def load_screen_model(path: str | Path) -> ScreenModel:
+    """Build the ScreenModel from a run directory or a directory of runs (see CardioNets.from_pretrained)."""
+    from ..api import CardioNets
+
+    cn = CardioNets.from_pretrained(path)
+    phen, mean, std, names = None, np.zeros(0), np.zeros(0), []
+    dis: list[tuple[nn.Module, list[int]]] = []
+    disease_names: list[str] = []
+    for task, m in sorted(cn.models.items()):
+        info, pred = m.info, m.predictor
+        if task == "phenotypes":
+            n = int(info["n_outputs"])
+            phen = pred
+            names = info.get("phenotype_names") or [f"phenotype_{j}" for j in range(n)]
+            mean = np.asarray(info.get("phenotype_mean", np.zeros(n)), np.float32)
+            std = np.asarray(info.get("phenotype_std", np.ones(n)), np.float32)
+        elif task == "diseases":
+            slots = []
+            for d in info["diseases"]:
+                if d not in disease_names:
+                    disease_names.append(d)
+                slots.append(disease_names.index(d))
+            dis.append((pred, slots))
+        elif task.startswith("disease:"):
+            d = task.split(":", 1)[1]
+            if d not in disease_names:
+                disease_names.append(d)
+            dis.append((pred, [disease_names.index(d)]))
+        elif task == "cm_subtype":
+            start = len(disease_names)
+            disease_names += ["CM_DCM", "CM_HCM", "CM_RCM"]
+            dis.append((pred, [start, start + 1, start + 2]))
+    if phen is None and not dis:
+        raise CardioNetsError(f"{path}: no fine-tuned ECG phenotype or disease model found")
+    runs = [m.run_dir for m in cn.models.values()]
+    return ScreenModel(phen, mean, std, dis, names, disease_names, model_version(runs)).eval()
+
+
+def reference_outputs(model: ScreenModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plain eager fp32 forward (the reference every other path is compared to)."""
+    with torch.inference_mode():
+        p, d = model(torch.as_tensor(x, dtype=torch.float32))
+    return p.numpy(), d.numpy()
+
+
+def quantize_int8(model: ScreenModel) -> nn.Module:
+    """Dynamic int8 quantisation of every nn.Linear (weights int8, activations quantised per batch)."""
+    import copy
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8)
+
+
+def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str | Path | None = None,
+                threads: int | None = None) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A function x [B, K, 12, 2250] float32 -> (phenotypes [B, P], probabilities [B, D]) as float32 numpy."""
+    if precision not in PRECISIONS:
+        raise CardioNetsError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision == "onnx":
+        from ..export.onnx import ort_session
+
+        if onnx_path is None:
+            raise CardioNetsError("precision 'onnx' needs an exported model (cardionets export --format onnx)")
+        sess = ort_session(onnx_path, threads=threads)
+
+        def run_onnx(x: np.ndarray):
+            p, d = sess.run(["phenotypes", "probabilities"], {"ecg": np.ascontiguousarray(x, np.float32)})
+            return p, d
+
+        return run_onnx
+    mod: nn.Module = quantize_int8(model) if precision == "int8" else model
+    bf16 = precision == "bf16"
+
+    def run_torch(x: np.ndarray):
+        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            p, d = mod(xt)
+        return p.float().numpy(), d.float().numpy()
+
+    return run_torch
+
+
+def describe(model: ScreenModel) -> str:
+    return json.dumps(model.meta())
+
+
+__all__ = ["PRECISIONS", "ScreenModel", "describe", "load_screen_model", "make_runner", "model_version",
+           "quantize_int8", "reference_outputs", "BackendUnavailable"]
