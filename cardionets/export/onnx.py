@@ -72,6 +72,7 @@ def export_onnx(model: Any, path: str | Path, *, n_crops: int = 3, opset: int = 
 
     with reference_attention(), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks traced as constants: intended
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose (see top)
         torch.onnx.export(model.eval(), (x,), str(path), input_names=[INPUT], output_names=list(OUTPUTS),
                           dynamic_axes={INPUT: {0: "batch"}, OUTPUTS[0]: {0: "batch"}, OUTPUTS[1]: {0: "batch"}},
                           opset_version=opset, do_constant_folding=True, dynamo=False)
