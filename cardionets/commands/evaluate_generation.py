@@ -1,7 +1,8 @@
 """`cardionets evaluate-generation`: generated vs paired real cines on a cohort split.
 
 Reports SSIM, PSNR, MAE and RMSE (scikit-image), phenotype agreement (blood-pool volume indices
-measured on generated vs real cines: R^2, Pearson), CMR-encoder feature comparison (t-SNE, histograms,
+measured on generated vs real cines: R^2, Pearson; with --phenotype-model, a fine-tuned CMR phenotype
+regressor applied to both), CMR-encoder feature comparison (t-SNE, histograms,
 Frechet distance; with --cmr-encoder), for the MAR generator and, with --cross, the deterministic
 cross-modal decoder baseline. Writes metrics.json, table.md, real-vs-generated strips and the
 high-vs-low LV mass strip into --out."""
@@ -21,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--align", help="align run directory (default: the MAR's)")
     p.add_argument("--cross", help="cross-modal decoder run directory (the baseline)")
     p.add_argument("--cmr-encoder", help="pretrain_cmr run directory: compare CMR-encoder features")
+    p.add_argument("--phenotype-model", help="finetune run (init cmr_ref, task phenotypes): a CMR phenotype model "
+                   "applied to generated and real cines")
     p.add_argument("--split", choices=["train", "val", "test"], default="test", help="cohort split (default test)")
     p.add_argument("--n", type=int, help="evaluate only the first N subjects of the split")
     p.add_argument("--out", required=True, type=Path, help="output directory")
@@ -35,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data import Cohort
-    from ..generate.loading import load_cross_decoder
+    from ..generate.loading import load_cmr_phenotype_model, load_cross_decoder
     from ..generate.pipeline import CineGenerator, GenerationSettings
     from ..generate.report import evaluate_generation
 
@@ -43,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
     ds = Cohort(args.cohort).datasets("paired", seed=0, n_crops=3)[args.split]
     cross = load_cross_decoder(args.cross)[0] if args.cross else None
     enc = _cmr_encoder(args.cmr_encoder) if args.cmr_encoder else None
+    pheno, names = load_cmr_phenotype_model(args.phenotype_model) if args.phenotype_model else (None, None)
     settings = GenerationSettings(steps=args.steps, cfg_scale=args.cfg, temperature=args.temperature, seed=args.seed,
                                   batch_size=args.batch_size)
-    res = evaluate_generation(gen, ds, args.out, settings=settings, cross=cross, cmr_encoder=enc, n=args.n,
+    res = evaluate_generation(gen, ds, args.out, settings=settings, cross=cross, cmr_encoder=enc,
+                              phenotype_model=pheno, phenotype_names=names, n=args.n,
                               n_strips=args.strips)
     print((args.out / "table.md").read_text())
     print(json.dumps({k: res[k] for k in ("strips",) if k in res}, indent=1))

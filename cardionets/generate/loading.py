@@ -97,3 +97,24 @@ def load_embedder(run_dir: str | Path) -> AlignedECGEmbedder:
     for name, module in (("encoder", enc), ("projector", proj)):
         _load(module, sub_state(state, name), run_dir)
     return _frozen(emb)
+
+
+def load_cmr_phenotype_model(run_dir: str | Path):
+    """A fine-tuned CMR phenotype regressor (finetune run, init cmr_ref, task phenotypes) as a callable
+    cines [N, T, H, W] -> standardised phenotypes [N, P], plus the phenotype names."""
+    from ..api import _load_predictor
+
+    pred, info = _load_predictor(Path(run_dir))
+    if info.get("modality") != "cmr" or info.get("head_kind") != "regression":
+        raise InputError(f"{run_dir} is not a CMR phenotype regressor (need a finetune run with init cmr_ref, "
+                         f"task phenotypes; got modality {info.get('modality')!r}, head {info.get('head_kind')!r})")
+    _frozen(pred)
+
+    @torch.no_grad()
+    def predict(cines, batch: int = 8):
+        import numpy as np
+
+        x = np.asarray(cines, dtype=np.float32)
+        return torch.cat([pred(torch.from_numpy(x[i:i + batch])) for i in range(0, len(x), batch)]).numpy()
+
+    return predict, list(info.get("phenotype_names") or [str(j) for j in range(int(info["n_outputs"]))])

@@ -52,8 +52,10 @@ def cmr_features(encoder, cines: np.ndarray, batch: int = 8) -> np.ndarray:
 
 
 def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, settings: GenerationSettings | None = None,
-                        cross=None, cmr_encoder=None, n: int | None = None, n_strips: int = 4,
-                        spacing: float = 1.8, progress: bool = True) -> dict:
+                        cross=None, cmr_encoder=None, phenotype_model=None, phenotype_names: list[str] | None = None,
+                        n: int | None = None, n_strips: int = 4, spacing: float = 1.8, progress: bool = True) -> dict:
+    """``phenotype_model``: a callable cines [N, T, H, W] -> phenotypes [N, P] (e.g.
+    :func:`~cardionets.generate.loading.load_cmr_phenotype_model`) applied to generated and real cines."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     s = settings or GenerationSettings()
@@ -70,7 +72,11 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
     lvedv = data.get("phenotypes", {}).get("LVEDV")
     for name, c in cines.items():
         res: dict[str, Any] = {"image": summarise(image_metrics(c, real)),
-                               "phenotype_agreement": phenotype_agreement(c, real, spacing)}
+                               "phenotype_agreement": phenotype_agreement(c, real, spacing, phenotype_model,
+                                                                          phenotype_names)}
+        model_r2 = [v["r2"] for k, v in res["phenotype_agreement"].items() if k.startswith("model:")]
+        if model_r2:
+            res["phenotype_model_r2_mean"] = float(np.nanmean(model_r2))
         if lvedv is not None:
             edi = [cine_phenotypes(x, spacing)["edv_index"] for x in c]
             res["edv_index_vs_true_LVEDV"] = agreement(edi, lvedv)["pearson"]
@@ -123,12 +129,14 @@ def lv_mass_contrast(gen: np.ndarray, real: np.ndarray, lvm: np.ndarray, ids: li
 
 def markdown_table(result: dict) -> str:
     lines = [f"Generated vs paired real cines (n = {result['n']})", "",
-             "| model | SSIM | PSNR (dB) | MAE | RMSE | R^2 EDV index | R^2 ESV index | Pearson EDV index |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | SSIM | PSNR (dB) | MAE | RMSE | R^2 EDV index | R^2 ESV index | Pearson EDV index "
+             "| R^2 LVEDV (model) | mean R^2 (model) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in result["models"].items():
         im, ph = r["image"], r["phenotype_agreement"]
         cell = lambda k: f"{im[k]['mean']:.4f} +- {im[k]['std']:.4f}"  # noqa: E731
         lines.append(f"| {name} | {cell('ssim')} | {im['psnr']['mean']:.2f} +- {im['psnr']['std']:.2f} | "
                      f"{cell('mae')} | {cell('rmse')} | {ph['edv_index']['r2']:.3f} | {ph['esv_index']['r2']:.3f} | "
-                     f"{ph['edv_index']['pearson']:.3f} |")
+                     f"{ph['edv_index']['pearson']:.3f} | {ph.get('model:LVEDV', {}).get('r2', float('nan')):.3f} | "
+                     f"{r.get('phenotype_model_r2_mean', float('nan')):.3f} |")
     return "\n".join(lines) + "\n"

@@ -59,6 +59,27 @@ def common(tmp, stage):
             "optim.ema_decay": 0.0}
 
 
+def toy_cmr_encoder():
+    from cardionets.models import CMREncoder, CMREncoderConfig
+
+    torch.manual_seed(1)
+    return CMREncoder(CMREncoderConfig(frames=FRAMES, image_size=SIZE, patch_size=16, width=16, depth=1, heads=2)).eval()
+
+
+def cmr_phenotype_run(run):
+    """A finetune-style run directory (CMR encoder + regression head) and its loaded callable."""
+    from cardionets.generate.loading import load_cmr_phenotype_model
+    from cardionets.models import Predictor, RegressionHead
+    from cardionets.train.checkpoint import save_model
+
+    enc = toy_cmr_encoder()
+    p = Predictor(enc, RegressionHead(16, 2), "cmr", "regression")
+    save_model(run, p.state_dict(), {"config": {"stage": "finetune"}, "kind": "predictor", "modality": "cmr",
+                                     "head_kind": "regression", "cmr_encoder": asdict(enc.cfg), "n_outputs": 2,
+                                     "phenotype_names": ["LVEDV", "LVM"]})
+    return load_cmr_phenotype_model(run)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, align_run):
     from cardionets.generate.training import load_generator_config, train
@@ -103,9 +124,15 @@ def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     s.seed = 4
     assert not np.array_equal(a[:2], gen.generate(cond[:2], s))
     cross = load_cross_decoder(tmp / "cross")[0]
-    res = evaluate_generation(gen, ds, tmp_path, settings=GenerationSettings(steps=2, sampling_steps=2, backend="cpu"), cross=cross,
+    pheno, names = cmr_phenotype_run(tmp_path / "pheno")
+    res = evaluate_generation(gen, ds, tmp_path, settings=GenerationSettings(steps=2, sampling_steps=2, backend="cpu"),
+                              cross=cross, phenotype_model=pheno, phenotype_names=names, cmr_encoder=toy_cmr_encoder(),
                               n_strips=2, spacing=1.8, progress=False)
     assert set(res["models"]) == {"generator", "cross_decoder"}
+    g = res["models"]["generator"]
+    assert {"model:LVEDV", "model:LVM", "edv_index"} <= set(g["phenotype_agreement"])
+    assert np.isfinite(g["phenotype_model_r2_mean"]) and set(g["features"]) >= {"frechet", "retrieval_top1"}
+    assert "R^2 LVEDV (model)" in (tmp_path / "table.md").read_text()
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "table.md").exists()
     assert len(res["strips"]) == 2 and all((tmp_path / p).exists() for p in res["strips"])
     assert (tmp_path / "cines" / "S000_generated.nii.gz").exists()
