@@ -3,7 +3,8 @@
 
 The package is compiled for CPU with a dynamic batch axis (``torch.export`` Dim, 1..max_batch);
 input ``[batch, n_crops, 12, 2250]`` float32, outputs ``(phenotypes [batch, P], probabilities [batch, D])``.
-A JSON sidecar ``<pt2>.json`` holds the output names and the model version. Compilation runs the
+A JSON sidecar ``<pt2>.json`` holds the output names and the model version; ``<pt2>.names.txt`` the
+names one per line for C++. Compilation runs the
 Inductor C++ codegen and a compiler: about a minute for the tiny model on a loaded 2-core machine.
 """
 from __future__ import annotations
@@ -29,6 +30,8 @@ def export_aoti(model: Any, path: str | Path, *, n_crops: int = 3, max_batch: in
         out = torch._inductor.aoti_compile_and_package(ep, package_path=str(path))
     meta = dict(model.meta(), n_crops=n_crops, max_batch=max_batch, outputs=["phenotypes", "probabilities"])
     Path(str(out) + ".json").write_text(json.dumps(meta, indent=1))
+    names = [f"phenotypes {n}" for n in model.phenotype_names] + [f"probabilities {n}" for n in model.disease_names]
+    Path(str(out) + ".names.txt").write_text("\n".join(names) + "\n")  # for the C++ example (no JSON parser)
     return Path(out)
 
 
