@@ -57,14 +57,20 @@ def test_kernels_is_a_subpackage():
     assert importlib.util.find_spec("kernels") is None or "cardionets" not in (importlib.util.find_spec("kernels").origin or "")
 
 
-def test_every_command_has_help():
+def test_every_command_has_help(capsys):
+    import argparse
+
     from cardionets.cli import COMMAND_MODULES, build_parser
 
     parser = build_parser()
-    for name in COMMAND_MODULES:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(sub.choices) == len(COMMAND_MODULES)
+    for name, sp in sub.choices.items():
+        assert (sp.description or "").strip(), f"command {name} has no description"
         with pytest.raises(SystemExit) as exc:
             parser.parse_args([name, "--help"])
         assert exc.value.code == 0
+        assert "usage: cardionets " + name in capsys.readouterr().out
 
 
 def test_info_lists_backends_with_reasons():
