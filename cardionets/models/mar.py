@@ -211,15 +211,18 @@ class MAR(nn.Module):
             mask = self.random_mask(B, latents.device, generator)
         drop = (torch.rand(B, generator=generator) < cfg.cond_drop).to(latents.device) if self.training else None
         z = self.forward_transformer(tokens, mask, self.condition(cond, drop))  # [B, L, W]
-        m = cfg.diffusion_batch_mul
-        target = tokens.reshape(B * cfg.num_tokens, -1).repeat(m, 1)  # [m*B*L, D]
-        zc = z.reshape(B * cfg.num_tokens, -1).repeat(m, 1)           # [m*B*L, W]
-        per_token = diffusion_loss(self.head, target, zc, num_steps=cfg.diffusion_steps, generator=generator)
-        per_token = per_token.reshape(m, B, cfg.num_tokens).mean(0)   # [B, L]
-        loss = (per_token * mask).sum() / mask.sum().clamp_min(1.0)
+        # the head only sees masked tokens (training may sync the host; the sampling loop does not)
+        m, sel = cfg.diffusion_batch_mul, mask.reshape(-1).bool()      # sel: [B*L]
+        target = tokens.reshape(B * cfg.num_tokens, -1)[sel].repeat(m, 1)  # [m*M, D], M masked tokens
+        zc = z.reshape(B * cfg.num_tokens, -1)[sel].repeat(m, 1)           # [m*M, W]
+        per = diffusion_loss(self.head, target, zc, num_steps=cfg.diffusion_steps, generator=generator)
+        per = per.reshape(m, -1).mean(0)  # [M]: each masked token's loss averaged over its m noisings
+        loss = per.mean()
         check_finite(loss, "MAR diffusion loss")
         if return_parts:
-            return loss, {"per_token": per_token.detach(), "mask": mask}
+            per_token = torch.zeros(B * cfg.num_tokens, device=per.device, dtype=per.dtype)
+            per_token[sel] = per.detach()
+            return loss, {"per_token": per_token.reshape(B, cfg.num_tokens), "mask": mask}  # 0 at visible tokens
         return loss
 
     def forward(self, latents: torch.Tensor, cond: torch.Tensor, **kw):
