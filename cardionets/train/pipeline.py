@@ -46,8 +46,7 @@ def run_pipeline(cohort_dir: str | Path, out: str | Path, *, size: str = "tiny",
     def go(stage: str, run: str, **extra):
         c = cfg(stage, run, **extra)
         t0 = time.perf_counter()
-        mod = "cmr" if stage == "pretrain_cmr" or extra.get("finetune.init") == "cmr_ref" else \
-            ("paired" if stage == "align" else "ecg")
+        mod = "cmr" if stage == "pretrain_cmr" or extra.get("finetune.init") == "cmr_ref" else "ecg"
         res = run_stage(c, datasets.get(mod) if datasets else None)
         timings[run] = time.perf_counter() - t0
         echo(f"  {run}: {res.fit.status}, best epoch {res.fit.best_epoch}, {timings[run]:.0f} s"

@@ -54,7 +54,7 @@ def cohort_datasets(cfg: TrainConfig, modality: str) -> tuple[Any, Any, Any]:
 def _modality(cfg: TrainConfig) -> str:
     if cfg.stage == "pretrain_cmr" or (cfg.stage == "finetune" and cfg.finetune.init == "cmr_ref"):
         return "cmr"
-    return "paired" if cfg.stage == "align" else "ecg"
+    return "ecg"  # align iterates ECGs; its frozen-CMR embeddings come from a CMR view of the same subjects
 
 
 def _finetune_subset(cfg: TrainConfig, train_set):

@@ -146,6 +146,16 @@ def cmr_embeddings(encoder: CMREncoder, dataset, cfg: TrainConfig) -> torch.Tens
     return f[torch.argsort(o)]
 
 
+def cmr_view(ds):
+    """The same subjects, in the same order, with their cines: an ECG-only cohort dataset (what the
+    align loop iterates, so training batches do not carry cines) gets a CMR dataset beside it."""
+    if getattr(ds, "uses_cmr", True) or getattr(ds, "cohort", None) is None:
+        return ds
+    from ..data import CMRDataset
+
+    return CMRDataset(ds.cohort, ds.indices, mode="eval", scaler=ds.scaler, cmr_cache=True)
+
+
 def median_distance(x: np.ndarray, max_n: int = 2000) -> float:
     sub = x[:max_n].astype(np.float64)
     d = np.sqrt(((sub[:, None, :] - sub[None, :, :]) ** 2).sum(-1))
@@ -172,8 +182,8 @@ class AlignTask(Task):
         for p in cmr.parameters():
             p.requires_grad_(False)
         cmr.eval()  # frozen, eval mode: no dropout / drop-path
-        self.cmr_train = cmr_embeddings(cmr, train_set, cfg)  # [N_train, Dc]
-        self.cmr_val = cmr_embeddings(cmr, val_set, cfg)  # [N_val, Dc]
+        self.cmr_train = cmr_embeddings(cmr, cmr_view(train_set), cfg)  # [N_train, Dc]
+        self.cmr_val = cmr_embeddings(cmr, cmr_view(val_set), cfg)  # [N_val, Dc]
         # phi = PCA of the frozen CLS embeddings, fitted on the training split only
         n_comp = int(min(a.pca_dim, self.cmr_train.shape[1], self.cmr_train.shape[0]))
         pca = PCA(n_components=n_comp, svd_solver="full", random_state=0).fit(self.cmr_train.double().numpy())
