@@ -126,7 +126,7 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
     rp_per_rec = (time.perf_counter() - t0) / len(sub)
     model_per_rec = s.model_s / max(s.processed, 1)
     flops_rec = encoder_flops_per_crop(model.phen.encoder.cfg) * 3 * (1 + len(model.dis))
-    x = np.stack([l.crops for l in loaded[: 16 if size == "tiny" else 4]])
+    x = np.stack([l.crops for l in loaded[: 16 if size == "tiny" else 2]])
     onnx_path = export_onnx(model, work / f"model_{size}.onnx")
     prec = precision_times(model, x, onnx_path, threads)
     base_paths = [Path(i.path) for i in items[:n_baseline]]
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     results = []
     for size in args.sizes.split(","):
         n = args.records if size == "tiny" else args.base_records
-        nb = args.baseline_records if size == "tiny" else max(4, args.baseline_records // 10)
+        nb = args.baseline_records if size == "tiny" else max(2, args.baseline_records // 10)
         r = run_size(size, records, n, nb, args.threads, work, peak)
         results.append(r)
         print(json.dumps(r, indent=1))
