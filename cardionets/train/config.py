@@ -37,6 +37,8 @@ class MAEConfig:
     """Masked pretraining (pretrain_cmr and pretrain_ecg)."""
     mask_ratio: float = 0.75
     norm_loss: bool = True  # CMR: per-patch normalised pixels (MAE norm_pix_loss); ECG: per-patch normalised samples
+    decoder_width: int = 0  # 0 = the size preset's decoder
+    decoder_depth: int = 0
 
 
 @dataclass

@@ -16,7 +16,8 @@ def stage_method(ctx):
     cohort = ctx.results["cohort"].metrics["cohort_dir"]
     if ctx.quick:
         over = {"all": {"encoder": {"width": 32, "depth": 1, "heads": 2}, "epochs": 1, "batch_size": 4,
-                        "eval_batch_size": 16, "log_every": 1, "seed": ctx.seed, "patience": 0, "eval_crops": 1}}
+                        "eval_batch_size": 16, "log_every": 1, "seed": ctx.seed, "patience": 0, "eval_crops": 1,
+                        "mae": {"decoder_width": 32, "decoder_depth": 1}}}
         tasks, inits = ("phenotypes",), ("scratch", "cardionets")
     else:
         over = {"all": {"epochs": 3, "batch_size": 16, "seed": ctx.seed, "patience": 0}}

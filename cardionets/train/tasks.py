@@ -55,13 +55,23 @@ def load_encoder_from(run_dir: str, expect_stage: str | tuple[str, ...], encoder
     return info
 
 
+def _decoder_overrides(cfg: TrainConfig) -> dict:
+    out = {}
+    if cfg.mae.decoder_width:
+        out["decoder_width"] = cfg.mae.decoder_width
+        out["decoder_heads"] = max(1, cfg.mae.decoder_width // 32)
+    if cfg.mae.decoder_depth:
+        out["decoder_depth"] = cfg.mae.decoder_depth
+    return out
+
+
 class CMRPretrainTask(Task):
     name = "pretrain_cmr"
 
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
         self.cfg = cfg
         mc = cmr_mae_config(cfg.size, encoder_overrides=cfg.encoder, mask_ratio=cfg.mae.mask_ratio,
-                            norm_pix_loss=cfg.mae.norm_loss)
+                            norm_pix_loss=cfg.mae.norm_loss, **_decoder_overrides(cfg))
         self.model = CMRMaskedAutoencoder(mc)
 
     def train_loss(self, model, batch):
@@ -86,7 +96,7 @@ class ECGPretrainTask(Task):
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
         self.cfg = cfg
         mc = stmem_config(cfg.size, encoder_overrides=cfg.encoder, mask_ratio=cfg.mae.mask_ratio,
-                          norm_patch_loss=cfg.mae.norm_loss)
+                          norm_patch_loss=cfg.mae.norm_loss, **_decoder_overrides(cfg))
         self.model = ECGMaskedAutoencoder(mc)
 
     def train_loss(self, model, batch):

@@ -19,7 +19,7 @@ def toy():
 def micro_cfg(stage: str, out: Path, **over):
     from cardionets.train import load_config
 
-    base = {"encoder": dict(MICRO), "epochs": 2, "batch_size": 8, "eval_batch_size": 16, "out_dir": str(out),
+    base = {"encoder": dict(MICRO), "mae": {"decoder_width": 32, "decoder_depth": 1}, "epochs": 2, "batch_size": 8, "eval_batch_size": 16, "out_dir": str(out),
             "progress": False, "log_every": 1, "optim": {"warmup_epochs": 0.5}}
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
