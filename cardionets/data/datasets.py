@@ -172,8 +172,10 @@ def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
     """float16 [N, 50, 96, 96] memory map of the normalised cines, built once per manifest."""
     from .ecg_cache import cache_key
 
+    from .ecg_cache import _stamp
+
     paths = [str(p) for p in cohort.manifest.subjects["cmr_path"].tolist()]
-    npy = cohort.root / "cache" / f"cmr96_{cache_key(paths)}.npy"
+    npy = cohort.root / "cache" / f"cmr96_{cache_key(paths + [_stamp(cohort.root, p) for p in paths])}.npy"
     if not npy.is_file():
         npy.parent.mkdir(parents=True, exist_ok=True)
         tmp = str(npy) + ".tmp.npy"

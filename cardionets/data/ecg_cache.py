@@ -59,6 +59,22 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, n - x.shape[-1])), mode="edge")
 
 
+def _stamp(root: Path, rel: str) -> str:
+    """size and mtime of a file (and its WFDB .dat sibling), so a regenerated cohort in the same
+    directory never reuses an old cache."""
+    if not rel:
+        return ""
+    p = Path(rel) if Path(rel).is_absolute() else root / rel
+    out = []
+    for q in (p, p.with_suffix(".dat")):
+        try:
+            st = q.stat()
+            out.append(f"{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            out.append("-")
+    return ",".join(out)
+
+
 def cache_key(paths: list[str]) -> str:
     return hashlib.sha1("\n".join(paths).encode()).hexdigest()[:16]
 
@@ -70,7 +86,7 @@ def build_ecg_cache(root: Path, paths: list[str | None], cache_dir: Path | None 
     root = Path(root)
     cache_dir = Path(cache_dir) if cache_dir else root / "cache"
     keys = [str(p) if p else "" for p in paths]
-    key = cache_key(keys)
+    key = cache_key(keys + [_stamp(root, k) for k in keys])     # paths + sizes/mtimes: stale-proof
     npy = cache_dir / f"ecg250_{key}.npy"
     if npy.is_file():
         return np.load(npy, mmap_mode="r")

@@ -119,3 +119,14 @@ def test_scaler_roundtrip(tmp_path):
     s.save(tmp_path / "s.json")
     s2 = PhenotypeScaler.load(tmp_path / "s.json")
     assert np.allclose(s2.inverse(s2.transform(x))[1:], x[1:]) and np.isnan(s.transform(x)[0, 1])
+
+
+def test_cache_follows_regenerated_cohort(tmp_path):
+    from cardionets.data.synth import write_cohort
+
+    d = tmp_path / "c"
+    write_cohort(d, n=3, seed=1, workers=1, progress=False)
+    a = np.array(Cohort(d).ecg_cache())
+    write_cohort(d, n=3, seed=2, workers=1, progress=False)
+    b = np.array(Cohort(d).ecg_cache())
+    assert a.shape == b.shape == (3, 12, 2500) and not np.allclose(a, b)

@@ -130,6 +130,10 @@ def write_cohort(out: str | Path, n: int, seed: int = 0, preset: str = "ukb", wo
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
     out = Path(out)
+    if (out / "cache").is_dir():                 # caches of a previous cohort in this directory
+        import shutil
+
+        shutil.rmtree(out / "cache")
     (out / "ecg").mkdir(parents=True, exist_ok=True)
     (out / "cmr").mkdir(parents=True, exist_ok=True)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
