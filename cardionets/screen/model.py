@@ -13,7 +13,6 @@ Inference options (:func:`make_runner`): ``fp32`` eager (default), ``bf16`` (CPU
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import BackendUnavailable, CardioNetsError
+from ..errors import CardioNetsError
 
 PRECISIONS = ("fp32", "bf16", "int8", "onnx")
 
@@ -168,9 +167,5 @@ def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str |
     return run_torch
 
 
-def describe(model: ScreenModel) -> str:
-    return json.dumps(model.meta())
-
-
-__all__ = ["PRECISIONS", "ScreenModel", "describe", "load_screen_model", "make_runner", "model_version",
-           "quantize_int8", "reference_outputs", "BackendUnavailable"]
+__all__ = ["PRECISIONS", "ScreenModel", "load_screen_model", "make_runner", "model_version", "quantize_int8",
+           "reference_outputs"]
