@@ -73,7 +73,7 @@ def _cov(dist_mm: np.ndarray, px: float) -> np.ndarray:
     return np.clip(0.5 - dist_mm / px, 0.0, 1.0)
 
 
-def _bullet_dist(u, v, base, a, v0, w):
+def _bullet_dist(u, v, base, a, v0, w, rough=0.0):
     """Approximate signed distance (mm) to the bullet (u'/a)^3 + ((v-v0)/w)^2 = 1 with
     u' = u - base >= 0: (f - 1) / |grad f|, cut at the AV plane."""
     x = np.maximum(u - base, 0.0) / a
@@ -82,17 +82,17 @@ def _bullet_dist(u, v, base, a, v0, w):
     f = x2 * x + y * y
     gx = 3.0 * x2 / a
     gy = 2.0 * y / w
-    d = (f - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6)
+    d = (f - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6) + rough    # roughness on the wall, not the AV cut
     return np.maximum(d, base - u)
 
 
-def _dome_dist(u, v, top, a, v0, w):
+def _dome_dist(u, v, top, a, v0, w, rough=0.0):
     """Half-ellipsoid below the AV plane: ((top-u)/a)^2 + ((v-v0)/w)^2 <= 1, u <= top; volume
     (2/3) pi a w^2, so a = (3V / (2 pi k^2))^(1/3) for w = k a."""
     x = np.maximum(top - u, 0.0) / a
     y = (v - v0) / w
     gx, gy = 2.0 * x / a, 2.0 * y / w
-    d = (x * x + y * y - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6)
+    d = (x * x + y * y - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6) + rough
     return np.maximum(d, u - top)
 
 
@@ -133,8 +133,9 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     # ---- RV, atria --------------------------------------------------------------------------------
     k_rv = 0.42 * float(np.exp(0.06 * rng.standard_normal()))
     a_rv_ed = (ph["RVEDV"] * 1000.0 / (0.75 * np.pi * 2.0 * k_rv ** 2)) ** (1 / 3)
-    base_rv = base * 1.25                              # TAPSE exceeds MAPSE
-    a_rv = np.maximum(a_rv_ed - base_rv, 10.0)
+    # the tricuspid annulus sits a few mm more apical than the mitral one; TAPSE exceeds MAPSE
+    base_rv = rng.uniform(3.0, 7.0) + base * 1.25
+    a_rv = np.maximum(a_rv_ed - base * 1.25, 10.0)
     w_rv = np.sqrt(curves["RV"] * 1000.0 / (0.75 * np.pi * 2.0 * a_rv))
     # atria: domes of depth 1.3 x their in-plane half-width (volume (2/3) pi a w (1.3 w))
     k_la = 0.6 * float(np.exp(0.08 * rng.standard_normal()))
@@ -169,13 +170,18 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         b0, m0, a0 = (T(x) for x in vals)
         return np.where(tau < 0.5, b0 + (m0 - b0) * tau / 0.5, m0 + (a0 - m0) * np.clip((tau - 0.5) / 0.4, 0, 1))
     t_side = np.where(v < v_lv, along(sep), along(lat))
-    lv_cav = _bullet_dist(u, v, B, T(a_t), v_lv, T(w_t))
+    # endocardial borders are not smooth ellipses: trabeculation-scale roughness (~1 mm, inward)
+    from scipy.ndimage import gaussian_filter as _gf0
+
+    rough = _gf0(rng.standard_normal((size, size)).astype(np.float32), 1.5)
+    rough = (1.2 * np.abs(rough) / (rough.std() + 1e-6))[None]   # >= 0: trabeculae only narrow the cavity
+    lv_cav = _bullet_dist(u, v, B, T(a_t), v_lv, T(w_t), rough)
     lv_out = _bullet_dist(u, v, B, T(a_t) + T(apex_t), v_lv, T(w_t) + t_side)
-    rv_cav = _bullet_dist(u, v, T(base_rv), T(a_rv), T(v_rv), T(w_rv))
+    rv_cav = _bullet_dist(u, v, T(base_rv), T(a_rv), T(v_rv), T(w_rv), 1.3 * rough)
     rv_out = _bullet_dist(u, v, T(base_rv), T(a_rv) + 3.0, T(v_rv), T(w_rv) + 3.5)
     # atria: domes hanging from the AV plane (2 mm below it: annulus and valve)
-    la_cav = _dome_dist(u, v, B - 1.2, T(a_la), v_la, T(w_la))
-    ra_cav = _dome_dist(u, v, T(base_rv) - 1.2, T(a_ra), T(v_ra), T(w_ra))
+    la_cav = _dome_dist(u, v, B - 1.2, T(a_la), v_la, T(w_la), 0.6 * rough)
+    ra_cav = _dome_dist(u, v, T(base_rv) - 1.2, T(a_ra), T(v_ra), T(w_ra), 0.6 * rough)
     # ---- tissues (bSSFP-like relative signal) ------------------------------------------------------
     blood = 1.0
     myo = rng.uniform(0.15, 0.25)
@@ -220,13 +226,14 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     paint(heart_out - fat_t, fat * (0.9 + 0.1 * patch[None]))
     paint(heart_out, 0.3)
     paint(np.minimum(la_cav, ra_cav) - 2.0, myo)         # atrial walls
-    paint(ventricles, myo)
-    # blood: bright with slow flow-related inhomogeneity
+    # blood: bright with slow flow-related inhomogeneity; atria first, so the ventricular muscle
+    # (atrioventricular septum) separates the RA from the LV where the tricuspid plane sits lower
     flow = 1.0 + 0.05 * _gf(rng.standard_normal((size, size)).astype(np.float32), 3.0)[None] / 0.1
-    paint(rv_cav, blood * 0.95 * flow)
-    paint(lv_cav, blood * flow)
     paint(la_cav, blood * 0.92 * flow)
     paint(ra_cav, blood * 0.9 * flow)
+    paint(ventricles, myo)
+    paint(rv_cav, blood * 0.95 * flow)
+    paint(lv_cav, blood * flow)
     # papillary muscles (two, off the lateral wall at mid level) and the RV moderator band
     for frac, size_mm in ((0.42, 1.0), (0.55, 0.8)):
         pu = B + frac * T(a_t)
