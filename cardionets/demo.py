@@ -21,6 +21,7 @@ DEMO_STAGES: list[tuple[str, str]] = [
     ("cohort", "cardionets.data.demo_stage:stage_cohort"),
     ("method", "cardionets.train.demo_stage:stage_method"),
     ("generator", "cardionets.generate.demo_stage:stage_generator"),
+    ("report", "cardionets.experiments.demo_stage:stage_report"),
 ]
 
 

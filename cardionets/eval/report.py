@@ -417,6 +417,7 @@ def build_report(results: Results | dict, out_dir: str | Path, *, n_boot: int = 
            "phenotypes": "no phenotype predictions", "subtypes": "no cardiomyopathy-subtype predictions",
            "kfold": "no k-fold runs", "similarity": "no ECG-CMR similarity maps",
            "embeddings": "no embeddings", "generation": "no generator checkpoint / generated cines"}
+    why.update({k: str(v) for k, v in results.meta.get("why_not_run", {}).items() if k in why})  # from the runner
     sections, toc = [], []
     for key, heading in SECTIONS:
         toc.append(f'<li><a href="#{key}">{_e(heading)}</a>{"" if ok[key] else " (not run)"}</li>')
