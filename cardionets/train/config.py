@@ -49,6 +49,7 @@ class AlignConfig:
     sigma: float = 1.0  # in units of the median pairwise phi distance on the training split (see docs/method.md)
     tau: float = 0.1  # InfoNCE temperature
     cmr_projector: bool = False  # also learn a projection of the frozen CMR embedding (default: the CLS space is the target)
+    standardize_cmr: bool = True  # z-score the frozen CLS targets with training-split statistics (removes the shared direction)
     proj_hidden: int = 0  # projector hidden width (0 = max(in, out))
 
 

@@ -192,15 +192,25 @@ class AlignTask(Task):
         for p in cmr.parameters():
             p.requires_grad_(False)
         cmr.eval()  # frozen, eval mode: no dropout / drop-path
-        self.cmr_train = cmr_embeddings(cmr, cmr_view(train_set), cfg)  # [N_train, Dc]
-        self.cmr_val = cmr_embeddings(cmr, cmr_view(val_set), cfg)  # [N_val, Dc]
+        self.cls_train = cmr_embeddings(cmr, cmr_view(train_set), cfg)  # [N_train, Dc] raw CLS
+        self.cls_val = cmr_embeddings(cmr, cmr_view(val_set), cfg)  # [N_val, Dc]
+        # Contrastive targets. Frozen ViT embeddings share a large common direction that makes all
+        # cosine similarities nearly equal; z-scoring with training-split statistics keeps only the
+        # between-subject part. phi below is the PCA of the raw CLS, as in the paper.
+        self.cmr_mean = self.cls_train.mean(0)
+        self.cmr_scale = self.cls_train.std(0) + 1e-6
+        if a.standardize_cmr:
+            self.cmr_train = (self.cls_train - self.cmr_mean) / self.cmr_scale
+            self.cmr_val = (self.cls_val - self.cmr_mean) / self.cmr_scale
+        else:
+            self.cmr_train, self.cmr_val = self.cls_train, self.cls_val
         # phi = PCA of the frozen CLS embeddings, fitted on the training split only
-        n_comp = int(min(a.pca_dim, self.cmr_train.shape[1], self.cmr_train.shape[0]))
-        pca = PCA(n_components=n_comp, svd_solver="full", random_state=0).fit(self.cmr_train.double().numpy())
+        n_comp = int(min(a.pca_dim, self.cls_train.shape[1], self.cls_train.shape[0]))
+        pca = PCA(n_components=n_comp, svd_solver="full", random_state=0).fit(self.cls_train.double().numpy())
         self.pca_mean = torch.from_numpy(pca.mean_).float()
         self.pca_components = torch.from_numpy(pca.components_).float()  # [P, Dc]
-        self.phi_train = self.phi(self.cmr_train)
-        self.phi_val = self.phi(self.cmr_val)
+        self.phi_train = self.phi(self.cls_train)
+        self.phi_val = self.phi(self.cls_val)
         self.sigma_scale = median_distance(self.phi_train.numpy())
         self.sigma = a.sigma * self.sigma_scale
         ecg = ECGEncoder(ecg_config(cfg.size, **cfg.encoder))
@@ -247,13 +257,14 @@ class AlignTask(Task):
 
     def extra_state(self):
         return {"pca_mean": self.pca_mean, "pca_components": self.pca_components,
-                "sigma": torch.tensor([self.sigma], dtype=torch.float64)}
+                "sigma": torch.tensor([self.sigma], dtype=torch.float64), "cmr_mean": self.cmr_mean,
+                "cmr_scale": self.cmr_scale}
 
     def load_extra_state(self, t):
         if "pca_mean" in t:
             self.pca_mean, self.pca_components = t["pca_mean"], t["pca_components"]
             self.sigma = float(t["sigma"][0])
-            self.phi_train, self.phi_val = self.phi(self.cmr_train), self.phi(self.cmr_val)
+            self.phi_train, self.phi_val = self.phi(self.cls_train), self.phi(self.cls_val)
 
     def info(self):
         return {"kind": "align", "ecg_encoder": asdict(self.model.encoder.cfg), "cmr_encoder": asdict(self.cmr_cfg),
