@@ -146,7 +146,7 @@ class ECGEncoder(nn.Module):
 ECG_PRESETS = {
     # ST-MEM ViT-B: about 85 M parameters.
     "base": dict(width=768, depth=12, heads=12, mlp_ratio=4.0),
-    # CPU-sized (0.6 M): all stages and baselines on a 3,000-subject cohort in about an hour on 2 cores
+    # CPU-sized (0.6 M): all stages and baselines on a 3,000-subject cohort within an hour on 2 cores
     # (docs/method.md).
     "tiny": dict(width=128, depth=3, heads=4, mlp_ratio=4.0),
 }
