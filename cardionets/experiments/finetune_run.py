@@ -69,6 +69,8 @@ def run_finetune(cfg: TrainConfig, train, val, test, *, features: bool = False) 
     for name, ds in (("training", train), ("validation", val), ("test", test)):
         if len(ds) == 0:
             raise CardioNetsError(f"{cfg.finetune.task}: no {name} subjects (none with this label, or none left by the sampling)")
+    if 4 <= len(train) < cfg.batch_size:  # small label sets (subtypes, 10% fractions of small cohorts)
+        cfg.batch_size = len(train) // 2  # half the set per step rather than not running at all
     res = fit(task, cfg, train, val, resume="auto")
     if res.status == "paused":
         raise CardioNetsError(f"{run}: training paused (stop_after); run reproduce again to continue")
@@ -77,6 +79,7 @@ def run_finetune(cfg: TrainConfig, train, val, test, *, features: bool = False) 
         p = _predict(task, cfg, ds, features and name == "test")
         out.update({f"{name}_{k}": v for k, v in p.items()})
     out["n_train"] = np.asarray(len(train))
+    out["batch_size"] = np.asarray(cfg.batch_size)
     tmp = run / (PRED_FILE + ".tmp.npz")
     np.savez(tmp, **out)
     os.replace(tmp, path)
