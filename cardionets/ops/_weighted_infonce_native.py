@@ -1,6 +1,7 @@
 """The ``cpu`` backend of weighted_infonce: the C++ kernels (csrc/ops/weighted_infonce.cpp) as
-``torch.library`` custom ops with fake (meta) implementations and an autograd formula, so eager
-mode, ``torch.compile`` and ``torch.export`` all see one opaque op ``cardionets::weighted_infonce_fwd``.
+``torch.library`` custom ops with fake (meta) implementations and an autograd formula (wired by
+_weighted_infonce_autograd.py, shared with the ``triton`` backend), so eager mode, ``torch.compile``
+and ``torch.export`` all see one opaque op ``cardionets::weighted_infonce_fwd``.
 
 The ops take the L2-normalised float32 embeddings and the (centred) float32 phenotypes; the
 normalisation, the dtype casts and their gradients stay in PyTorch around them.
@@ -11,6 +12,7 @@ import torch
 from torch import Tensor
 
 from .. import native
+from ._weighted_infonce_autograd import register_fake_and_autograd
 
 
 def _f32(t: Tensor) -> Tensor:
@@ -28,13 +30,6 @@ def weighted_infonce_fwd(ze: Tensor, zc: Tensor, phi: Tensor, sigma: float, tau:
     return torch.tensor(loss, dtype=torch.float32), m_ec, m_ce
 
 
-@weighted_infonce_fwd.register_fake
-def _(ze, zc, phi, sigma, tau):
-    b = ze.shape[0]
-    return ze.new_empty((), dtype=torch.float32), ze.new_empty((b,), dtype=torch.float32), ze.new_empty(
-        (b,), dtype=torch.float32)
-
-
 @torch.library.custom_op("cardionets::weighted_infonce_bwd", mutates_args=(), device_types="cpu")
 def weighted_infonce_bwd(ze: Tensor, zc: Tensor, phi: Tensor, m_ec: Tensor, m_ce: Tensor, grad: Tensor,
                          sigma: float, tau: float) -> tuple[Tensor, Tensor]:
@@ -46,23 +41,4 @@ def weighted_infonce_bwd(ze: Tensor, zc: Tensor, phi: Tensor, m_ec: Tensor, m_ce
     return d_ze, d_zc
 
 
-@weighted_infonce_bwd.register_fake
-def _(ze, zc, phi, m_ec, m_ce, grad, sigma, tau):
-    return torch.empty_like(ze, dtype=torch.float32), torch.empty_like(zc, dtype=torch.float32)
-
-
-def _setup_context(ctx, inputs, output):
-    ze, zc, phi, sigma, tau = inputs
-    _, m_ec, m_ce = output
-    ctx.save_for_backward(ze, zc, phi, m_ec, m_ce)
-    ctx.sigma, ctx.tau = sigma, tau
-    ctx.mark_non_differentiable(m_ec, m_ce)
-
-
-def _backward(ctx, g_loss, _g_mec, _g_mce):
-    ze, zc, phi, m_ec, m_ce = ctx.saved_tensors
-    d_ze, d_zc = weighted_infonce_bwd(ze, zc, phi, m_ec, m_ce, g_loss, ctx.sigma, ctx.tau)
-    return d_ze, d_zc, None, None, None
-
-
-weighted_infonce_fwd.register_autograd(_backward, setup_context=_setup_context)
+register_fake_and_autograd(weighted_infonce_fwd, weighted_infonce_bwd)

@@ -1,6 +1,7 @@
 """Host side of the ``triton`` backend of weighted_infonce: launches the kernels of
 ``cardionets.kernels.weighted_infonce`` inside a ``torch.library`` custom op pair (forward,
-backward) with fake implementations, like the ``cpu`` backend."""
+backward) with fake implementations and autograd wired by _weighted_infonce_autograd.py, like the
+``cpu`` backend."""
 from __future__ import annotations
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor
 import triton
 
 from ..kernels.weighted_infonce import _wi_bwd_rows_kernel, _wi_fwd_rows_kernel
+from ._weighted_infonce_autograd import register_fake_and_autograd
 from .checks import interpreter_mode
 
 
@@ -47,13 +49,6 @@ def weighted_infonce_triton_fwd(ze: Tensor, zc: Tensor, phi: Tensor, sigma: floa
     return loss, m_ec, m_ce
 
 
-@weighted_infonce_triton_fwd.register_fake
-def _(ze, zc, phi, sigma, tau):
-    b = ze.shape[0]
-    return (ze.new_empty((), dtype=torch.float32), ze.new_empty((b,), dtype=torch.float32),
-            ze.new_empty((b,), dtype=torch.float32))
-
-
 @torch.library.custom_op("cardionets::weighted_infonce_triton_bwd", mutates_args=())
 def weighted_infonce_triton_bwd(ze: Tensor, zc: Tensor, phi: Tensor, m_ec: Tensor, m_ce: Tensor, grad: Tensor,
                                 sigma: float, tau: float) -> tuple[Tensor, Tensor]:
@@ -72,26 +67,7 @@ def weighted_infonce_triton_bwd(ze: Tensor, zc: Tensor, phi: Tensor, m_ec: Tenso
     return d_ze, d_zc
 
 
-@weighted_infonce_triton_bwd.register_fake
-def _(ze, zc, phi, m_ec, m_ce, grad, sigma, tau):
-    return torch.empty_like(ze, dtype=torch.float32), torch.empty_like(zc, dtype=torch.float32)
-
-
-def _setup_context(ctx, inputs, output):
-    ze, zc, phi, sigma, tau = inputs
-    _, m_ec, m_ce = output
-    ctx.save_for_backward(ze, zc, phi, m_ec, m_ce)
-    ctx.sigma, ctx.tau = sigma, tau
-    ctx.mark_non_differentiable(m_ec, m_ce)
-
-
-def _backward(ctx, g_loss, _g1, _g2):
-    ze, zc, phi, m_ec, m_ce = ctx.saved_tensors
-    d_ze, d_zc = weighted_infonce_triton_bwd(ze, zc, phi, m_ec, m_ce, g_loss, ctx.sigma, ctx.tau)
-    return d_ze, d_zc, None, None, None
-
-
-weighted_infonce_triton_fwd.register_autograd(_backward, setup_context=_setup_context)
+register_fake_and_autograd(weighted_infonce_triton_fwd, weighted_infonce_triton_bwd)
 
 
 def weighted_infonce_tiled(ze: Tensor, zc: Tensor, phi: Tensor, sigma: float, tau: float) -> Tensor:
