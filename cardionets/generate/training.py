@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from ..train.config import SIZES, TrainConfig, _merge, _split_override
+from ..train.config import SIZES, TrainConfig, apply_layers
 from ..train.data import IndexedItems, SeededItems, collate
 from ..train.loop import FitResult, Task, fit
 
@@ -78,25 +78,9 @@ class GeneratorTrainConfig(TrainConfig):
 def load_generator_config(stage: str, size: str = "tiny", path: str | Path | None = None,
                           overrides: list[str] | dict | None = None) -> GeneratorTrainConfig:
     """Defaults < the stage preset above < YAML ``path`` < ``key.sub=value`` overrides."""
-    import yaml
-
     stage = stage.replace("-", "_")
     cfg = GeneratorTrainConfig(stage=stage, size=size)
-    if (stage, size) in PRESETS:
-        _merge(cfg, PRESETS[(stage, size)], f"preset {stage}_{size}")
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"config file {p} not found")
-        _merge(cfg, yaml.safe_load(p.read_text()) or {}, str(p))
-    items = overrides.items() if isinstance(overrides, dict) else [_split_override(o) for o in (overrides or [])]
-    for key, value in items:
-        nested: dict = {}
-        cur = nested
-        for part in key.split(".")[:-1]:
-            cur = cur.setdefault(part, {})
-        cur[key.split(".")[-1]] = value
-        _merge(cfg, nested, "override")
+    apply_layers(cfg, PRESETS.get((stage, size)), f"preset {stage}_{size}", path, overrides)
     cfg.stage = stage
     return cfg.validate()
 

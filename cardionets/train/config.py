@@ -160,14 +160,14 @@ def from_dict(data: dict, where: str = "config") -> TrainConfig:
     return cfg
 
 
-def load_config(stage: str, size: str = "tiny", path: str | Path | None = None,
-                overrides: list[str] | dict | None = None) -> TrainConfig:
-    """Defaults < preset ``configs/<stage>_<size>.yaml`` < ``path`` < ``overrides`` (``key.sub=value``)."""
-    stage = stage.replace("-", "_")
-    cfg = TrainConfig(stage=stage, size=size)
-    preset = preset_path(stage, size)
-    if preset.exists():
-        _merge(cfg, yaml.safe_load(preset.read_text()) or {}, str(preset))
+def apply_layers(cfg: Any, preset: dict | None, preset_name: str, path: str | Path | None = None,
+                 overrides: list[str] | dict | None = None) -> Any:
+    """Merge the config layers into the dataclass ``cfg`` in place and return it: ``preset`` (a mapping,
+    named ``preset_name`` in errors; None = no preset) < YAML file ``path`` < ``overrides``
+    (``key.sub=value`` strings or a {dotted key: value} mapping). Used by :func:`load_config` and by the
+    generator's config loader so both stack their layers the same way."""
+    if preset is not None:
+        _merge(cfg, preset, preset_name)
     if path is not None:
         p = Path(path)
         if not p.exists():
@@ -182,6 +182,17 @@ def load_config(stage: str, size: str = "tiny", path: str | Path | None = None,
             cur = cur.setdefault(part, {})
         cur[parts[-1]] = value
         _merge(cfg, nested, "override")
+    return cfg
+
+
+def load_config(stage: str, size: str = "tiny", path: str | Path | None = None,
+                overrides: list[str] | dict | None = None) -> TrainConfig:
+    """Defaults < preset ``configs/<stage>_<size>.yaml`` < ``path`` < ``overrides`` (``key.sub=value``)."""
+    stage = stage.replace("-", "_")
+    cfg = TrainConfig(stage=stage, size=size)
+    preset = preset_path(stage, size)
+    preset_data = (yaml.safe_load(preset.read_text()) or {}) if preset.exists() else None
+    apply_layers(cfg, preset_data, str(preset), path, overrides)
     cfg.stage = stage
     return cfg.validate(require_inputs=False)
 
