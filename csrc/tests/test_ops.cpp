@@ -6,15 +6,7 @@
 #include <vector>
 
 #include "cardionets/cardionets.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                                   \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                     \
-    }                                                                                 \
-  } while (0)
+#include "check.h"
 
 // Eq. 1-3 literally, in double, on already normalised embeddings.
 static double naive(const std::vector<float>& ze, const std::vector<float>& zc, const std::vector<float>& phi,

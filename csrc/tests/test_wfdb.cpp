@@ -8,15 +8,7 @@
 #include <vector>
 
 #include "cardionets/cardionets.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
+#include "check.h"
 
 namespace wf = cardionets::wfdb;
 
