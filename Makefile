@@ -19,12 +19,13 @@ test: native
 install: $(STAMP)
 
 # The environment: torch pinned to the CPU wheel on this machine's disk, then the package's
-# dependencies, then the package itself in editable mode (this builds cardionets._C).
+# dependencies (with the test-only, export and Ray extras, so their tests run), then the package
+# itself in editable mode (this builds cardionets._C).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=23.1" "setuptools>=77" wheel pybind11 "cmake>=3.18" ninja
 	$(PY) -m pip install "torch==2.13.0"
-	$(PY) -m pip install --no-build-isolation -e ".[dev]"
+	$(PY) -m pip install --no-build-isolation -e ".[dev,export,distributed]"
 	touch $(STAMP) $(NATIVE)
 
 # Rebuild the extension when the C++ changes (incremental CMake build in build/).
