@@ -58,6 +58,15 @@ class Summary:
                 f"model {self.model_s:.1f} s, write {self.write_s:.1f} s; {self.shards_written} shard(s)"
                 + (f"; merged -> {self.merged}" if self.merged else ""))
 
+    def tally(self, table: Any, codes: Counter) -> None:
+        """Count a written table's rows: ok (and ok with non-fatal flags) here, errors by code in ``codes``."""
+        for e, q in zip(table.column("error").to_pylist(), table.column("quality_flags").to_pylist()):
+            if e is None:
+                self.ok += 1
+                self.ok_with_flags += int(q != 0)
+            else:
+                codes[_error_code(e)] += 1
+
 
 def _error_code(err: str) -> str:
     return err.split(":", 1)[0]
@@ -140,12 +149,7 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
         nonlocal n_rows
         tables.append(table)
         n_rows += table.num_rows
-        for e, q in zip(table.column("error").to_pylist(), table.column("quality_flags").to_pylist()):
-            if e is None:
-                summary.ok += 1
-                summary.ok_with_flags += int(q != 0)
-            else:
-                codes[_error_code(e)] += 1
+        summary.tally(table, codes)
         summary.processed += table.num_rows
         bar.update(table.num_rows)
         if n_rows >= shard_size:

@@ -133,12 +133,7 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
             tbl = tbl.cast(store_schema(smodel))
             pending.append(tbl)
             n += tbl.num_rows
-            for e, q in zip(tbl.column("error").to_pylist(), tbl.column("quality_flags").to_pylist()):
-                if e is None:
-                    summary.ok += 1
-                    summary.ok_with_flags += int(q != 0)
-                else:
-                    codes[e.split(":", 1)[0]] += 1
+            summary.tally(tbl, codes)
             if n >= shard_size:
                 store.commit(pa.concat_tables(pending))
                 summary.shards_written += 1
