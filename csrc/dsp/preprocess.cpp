@@ -109,8 +109,7 @@ void Preprocessor::filter(const float* x, int64_t n, float* out) const {
     throw Error("preprocess: " + std::to_string(n) + " samples are too few to filter (need more than " +
                 std::to_string(pad) + " after resampling)");
   const double* sig = run_filters(x, n, n_out);
-  const std::vector<double> zero(kLanes, 0.0), one(kLanes, 1.0);
-  detail::lanes_to_rows<kLanes>(sig, 12, n_out, zero.data(), one.data(), out);
+  detail::lanes_to_rows<kLanes>(sig, 12, n_out, out);
 }
 
 uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t record) const {
@@ -132,8 +131,7 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   Workspace& ws = workspace();
   if (static_cast<int64_t>(ws.rows.size()) < 12 * n_out) ws.rows.resize(static_cast<size_t>(12 * n_out));
   float* rows = ws.rows.data();
-  static const double zero[kLanes] = {}, one[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-  detail::lanes_to_rows<kLanes>(sig, 12, n_out, zero, one, rows);
+  detail::lanes_to_rows<kLanes>(sig, 12, n_out, rows);
   for (size_t c = 0; c < starts.size(); ++c) {
     float* o = out + static_cast<int64_t>(c) * 12 * L;
     double sum[12], sumsq[12];

@@ -21,8 +21,7 @@ void gather(const float* x, int64_t n, int64_t r0, int64_t cnt, double* lanes) {
 }
 
 void scatter(const double* lanes, int64_t n, int64_t r0, int64_t cnt, float* out) {
-  static const std::vector<double> zero(kLanes, 0.0), one(kLanes, 1.0);
-  detail::lanes_to_rows<kLanes>(lanes, cnt, n, zero.data(), one.data(), out + r0 * n);
+  detail::lanes_to_rows<kLanes>(lanes, cnt, n, out + r0 * n);
 }
 
 }  // namespace
