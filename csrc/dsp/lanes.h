@@ -92,8 +92,9 @@ inline Vec load(const double* p) {
 inline void store(double* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
 inline Vec splat(double c) { return Vec{c, c, c, c}; }
 
-// a * b + c and c - a * b with one rounding where the CPU has FMA (the library is compiled as
-// ISO C++, which does not contract a * b + c on its own); plain multiply-add elsewhere.
+// a * b + c and c - a * b with one rounding where the CPU has FMA, written out so that which
+// operations become FMAs does not depend on the compiler's contraction choices; plain
+// multiply-add elsewhere.
 inline Vec fmadd(Vec a, Vec b, Vec c) {
 #if defined(__FMA__) && defined(__AVX__)
   return reinterpret_cast<Vec>(_mm256_fmadd_pd(reinterpret_cast<__m256d>(a), reinterpret_cast<__m256d>(b),

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "cardionets/core.h"
 #include "cardionets/dsp.h"
@@ -45,32 +46,38 @@ int64_t Preprocessor::crops_per_record(int64_t n) const {
 
 namespace {
 struct Workspace {
-  std::vector<double> in, res, ext;
+  std::vector<double> in, ext, piece_sums;
   std::vector<float> rows;
+  std::vector<int64_t> cuts;
 };
 
-// Sum and sum of squares of a float run, accumulated in double 8 at a time.
-void row_sums(const float* p, int64_t n, double& sum, double& sumsq) {
-  typedef double D8 __attribute__((vector_size(64)));
-  typedef float F8 __attribute__((vector_size(32)));
-  D8 s = {}, q = {};
+// Per-lane sum and sum of squares of rows [0, len) of a lane buffer [len][12] (double), added
+// to sum[12] / sumsq[12]. Two rows per step into separate accumulators (shorter dependency chains).
+void lane_sums(const double* p, int64_t len, double* sum, double* sumsq) {
+  using detail::Vec;
+  constexpr int V = kLanes / detail::kVecDoubles;
+  Vec s[2][V], q[2][V];
+  for (int a = 0; a < 2; ++a)
+    for (int v = 0; v < V; ++v) s[a][v] = q[a][v] = detail::splat(0.0);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    F8 v;
-    std::memcpy(&v, p + i, sizeof v);
-    const D8 d = __builtin_convertvector(v, D8);
-    s += d;
-    q += d * d;
-  }
-  sum = sumsq = 0.0;
-  for (int j = 0; j < 8; ++j) {
-    sum += s[j];
-    sumsq += q[j];
-  }
-  for (; i < n; ++i) {
-    sum += p[i];
-    sumsq += static_cast<double>(p[i]) * p[i];
-  }
+  for (; i + 2 <= len; i += 2)
+    for (int a = 0; a < 2; ++a)
+      for (int v = 0; v < V; ++v) {
+        const Vec x = detail::load(p + (i + a) * kLanes + v * detail::kVecDoubles);
+        s[a][v] += x;
+        q[a][v] = detail::fmadd(x, x, q[a][v]);
+      }
+  for (; i < len; ++i)
+    for (int v = 0; v < V; ++v) {
+      const Vec x = detail::load(p + i * kLanes + v * detail::kVecDoubles);
+      s[0][v] += x;
+      q[0][v] = detail::fmadd(x, x, q[0][v]);
+    }
+  for (int v = 0; v < V; ++v)
+    for (int j = 0; j < detail::kVecDoubles; ++j) {
+      sum[v * detail::kVecDoubles + j] += s[0][v][j] + s[1][v][j];
+      sumsq[v * detail::kVecDoubles + j] += q[0][v][j] + q[1][v][j];
+    }
 }
 Workspace& workspace() {
   thread_local Workspace ws;
@@ -132,10 +139,32 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   if (static_cast<int64_t>(ws.rows.size()) < 12 * n_out) ws.rows.resize(static_cast<size_t>(12 * n_out));
   float* rows = ws.rows.data();
   detail::lanes_to_rows<kLanes>(sig, 12, n_out, rows);
+  // Crop statistics from the double-precision lanes: the crops overlap, so the record is cut at
+  // every crop start and end and each piece is summed once.
+  std::vector<int64_t>& cuts = ws.cuts;
+  cuts.clear();
+  for (int64_t s0 : starts) {
+    cuts.push_back(s0);
+    cuts.push_back(s0 + L);
+  }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  const size_t pieces = cuts.size() - 1;
+  ws.piece_sums.assign(pieces * 2 * kLanes, 0.0);
+  for (size_t i = 0; i < pieces; ++i)
+    lane_sums(sig + cuts[i] * kLanes, cuts[i + 1] - cuts[i], ws.piece_sums.data() + i * 2 * kLanes,
+              ws.piece_sums.data() + i * 2 * kLanes + kLanes);
   for (size_t c = 0; c < starts.size(); ++c) {
     float* o = out + static_cast<int64_t>(c) * 12 * L;
-    double sum[12], sumsq[12];
-    for (int l = 0; l < 12; ++l) row_sums(rows + l * n_out + starts[c], L, sum[l], sumsq[l]);
+    double sum[12] = {}, sumsq[12] = {};
+    for (size_t i = 0; i < pieces; ++i) {
+      if (cuts[i] < starts[c] || cuts[i + 1] > starts[c] + L) continue;
+      const double* ps = ws.piece_sums.data() + i * 2 * kLanes;
+      for (int l = 0; l < 12; ++l) {
+        sum[l] += ps[l];
+        sumsq[l] += ps[kLanes + l];
+      }
+    }
     double mean[12], inv[12];
     if (!cfg_.per_lead) {
       double m = 0.0, q = 0.0;

@@ -58,32 +58,46 @@ struct LeadStats {
 // Sum, sum of squares, min and max of one lead, 8 samples at a time (explicit vector
 // accumulators: the compiler may not reorder a floating-point reduction on its own).
 LeadStats lead_stats(const float* p, int64_t n) {
-  D8 s = {}, q = {};
-  F8 lo, hi;
+  // Two sets of accumulators, 16 samples per step: the add chains, not the loads, limit this loop.
+  D8 s[2] = {}, q[2] = {};
+  F8 lo[2], hi[2];
   const float inf = std::numeric_limits<float>::infinity();
-  for (int j = 0; j < 8; ++j) {
-    lo[j] = inf;
-    hi[j] = -inf;
-  }
+  for (int a = 0; a < 2; ++a)
+    for (int j = 0; j < 8; ++j) {
+      lo[a][j] = inf;
+      hi[a][j] = -inf;
+    }
   int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int a = 0; a < 2; ++a) {
+      F8 v;
+      std::memcpy(&v, p + i + 8 * a, sizeof(v));
+      const D8 d = __builtin_convertvector(v, D8);
+      s[a] += d;
+      q[a] += d * d;
+      lo[a] = v < lo[a] ? v : lo[a];
+      hi[a] = v > hi[a] ? v : hi[a];
+    }
+  }
   for (; i + 8 <= n; i += 8) {
     F8 v;
     std::memcpy(&v, p + i, sizeof(v));
     const D8 d = __builtin_convertvector(v, D8);
-    s += d;
-    q += d * d;
-    lo = v < lo ? v : lo;
-    hi = v > hi ? v : hi;
+    s[0] += d;
+    q[0] += d * d;
+    lo[0] = v < lo[0] ? v : lo[0];
+    hi[0] = v > hi[0] ? v : hi[0];
   }
   LeadStats st;
   st.lo = inf;
   st.hi = -inf;
-  for (int j = 0; j < 8; ++j) {
-    st.sum += s[j];
-    st.sumsq += q[j];
-    st.lo = std::min(st.lo, lo[j]);
-    st.hi = std::max(st.hi, hi[j]);
-  }
+  for (int a = 0; a < 2; ++a)
+    for (int j = 0; j < 8; ++j) {
+      st.sum += s[a][j];
+      st.sumsq += q[a][j];
+      st.lo = std::min(st.lo, lo[a][j]);
+      st.hi = std::max(st.hi, hi[a][j]);
+    }
   for (; i < n; ++i) {
     const double d = p[i];
     st.sum += d;
