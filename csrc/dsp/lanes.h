@@ -179,18 +179,25 @@ void resample_symmetric(const Polyphase& pf, const double* in, int64_t n_in, dou
     double* po = out + k * W;
     for (int v = 0; v < V; ++v) {
       const double* pv = p + v * kVecDoubles;
-      Vec acc[B];
+      // Two partial sums per output (alternate taps) halve the FMA dependency chain.
+      Vec acc[2][B];
 #pragma GCC unroll 4
-      for (int b = 0; b < B; ++b) acc[b] = c[0] * load(pv + b * DOWN * W);
+      for (int b = 0; b < B; ++b) {
+        acc[0][b] = c[0] * load(pv + b * DOWN * W);
+        acc[1][b] = splat(0.0);
+      }
+      int parity = 1;
 #pragma GCC unroll 64
       for (int d = 1; d <= HALF; ++d) {
         if (d % DOWN == 0) continue;
+        parity ^= 1;
 #pragma GCC unroll 4
         for (int b = 0; b < B; ++b)
-          acc[b] = fmadd(c[d], load(pv + (b * DOWN - d) * W) + load(pv + (b * DOWN + d) * W), acc[b]);
+          acc[parity][b] =
+              fmadd(c[d], load(pv + (b * DOWN - d) * W) + load(pv + (b * DOWN + d) * W), acc[parity][b]);
       }
 #pragma GCC unroll 4
-      for (int b = 0; b < B; ++b) store(po + b * W + v * kVecDoubles, acc[b]);
+      for (int b = 0; b < B; ++b) store(po + b * W + v * kVecDoubles, acc[0][b] + acc[1][b]);
     }
   }
   resample_general<W>(pf, in, n_in, out, k, n_out);
