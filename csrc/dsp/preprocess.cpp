@@ -2,7 +2,6 @@
 // standardise, one record at a time in a per-thread lane buffer, parallel over records.
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -84,13 +83,7 @@ Workspace& workspace() {
   thread_local Workspace ws;
   return ws;
 }
-// n doubles of v starting at a 64-byte boundary: the lane kernels' 32-byte loads then never
-// straddle a cache line (malloc only promises 16 bytes).
-double* grow_aligned(std::vector<double>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n + 8) v.resize(static_cast<size_t>(n + 8));
-  const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + ((64 - p % 64) % 64) / sizeof(double);
-}
+using detail::grow_aligned;
 }  // namespace
 
 // Resample and band-pass x [12][n] into this thread's lane buffer; returns it ([n_out][16]).

@@ -108,6 +108,26 @@ LeadStats lead_stats(const float* p, int64_t n) {
   return st;
 }
 
+// Samples equal to lo or hi, counted in 32-bit vector lanes (a comparison gives -1 per hit).
+int64_t count_extremes(const float* p, int64_t n, float lo, float hi) {
+  typedef int I8 __attribute__((vector_size(32)));
+  int64_t total = 0, i = 0;
+  const F8 lov = {lo, lo, lo, lo, lo, lo, lo, lo}, hiv = {hi, hi, hi, hi, hi, hi, hi, hi};
+  while (i + 8 <= n) {
+    // at most 2^20 steps per block, so no 32-bit lane can overflow
+    const int64_t end = std::min(n, i + (int64_t{1} << 23));
+    I8 acc = {};
+    for (; i + 8 <= end; i += 8) {
+      F8 v;
+      std::memcpy(&v, p + i, sizeof(v));
+      acc -= (v == lov) | (v == hiv);
+    }
+    for (int j = 0; j < 8; ++j) total += acc[j];
+  }
+  for (; i < n; ++i) total += (p[i] == hi) | (p[i] == lo);
+  return total;
+}
+
 // Longest run of equal samples sitting at lo or hi (only called when enough samples sit there).
 int64_t longest_extreme_run(const float* p, int64_t n, float lo, float hi) {
   int64_t run = 0, best = 0;
@@ -161,8 +181,7 @@ uint32_t quality_flags(const float* x, int64_t leads, int64_t n, double fs, cons
       continue;
     }
     if (static_cast<double>(st.hi) - static_cast<double>(st.lo) > cfg.max_ptp_mv) flags |= kAmplitude;
-    int64_t at_extreme = 0;
-    for (int64_t i = 0; i < n; ++i) at_extreme += (p[i] == st.hi) | (p[i] == st.lo);
+    const int64_t at_extreme = count_extremes(p, n, st.lo, st.hi);
     if (at_extreme >= clip_run && longest_extreme_run(p, n, st.lo, st.hi) >= clip_run) flags |= kClipped;
   }
   if (present > 0 && flat == present) flags |= kFlatRecord;

@@ -36,12 +36,14 @@ void resample_rows(const float* x, int64_t rows, int64_t n, const ResampleFilter
   const detail::Polyphase pf(filter);
   const int64_t groups = (rows + kLanes - 1) / kLanes;
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    std::vector<double> in(static_cast<size_t>(n * kLanes)), res(static_cast<size_t>(n_out * kLanes));
+    std::vector<double> in_buf, res_buf;
+    double* in = detail::grow_aligned(in_buf, n * kLanes);
+    double* res = detail::grow_aligned(res_buf, n_out * kLanes);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kLanes, cnt = std::min<int64_t>(kLanes, rows - r0);
-      gather(x, n, r0, cnt, in.data());
-      detail::resample_lanes<kLanes>(pf, in.data(), n, res.data(), n_out);
-      scatter(res.data(), n_out, r0, cnt, out);
+      gather(x, n, r0, cnt, in);
+      detail::resample_lanes<kLanes>(pf, in, n, res, n_out);
+      scatter(res, n_out, r0, cnt, out);
     }
   }, threads);
 }
@@ -55,8 +57,9 @@ void sosfiltfilt_rows(const std::vector<Section>& sos, const float* x, int64_t r
   const auto zi = sosfilt_zi(sos);
   const int64_t groups = (rows + kLanes - 1) / kLanes;
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    std::vector<double> ext(static_cast<size_t>((n + 2 * pad) * kLanes));
-    double* buf = ext.data() + pad * kLanes;
+    std::vector<double> ext;
+    const int64_t front = pad + (pad & 1);  // an even number of 96-byte rows keeps buf aligned
+    double* buf = detail::grow_aligned(ext, (n + front + pad) * kLanes) + front * kLanes;
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kLanes, cnt = std::min<int64_t>(kLanes, rows - r0);
       gather(x, n, r0, cnt, buf);
