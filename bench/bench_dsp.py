@@ -76,11 +76,16 @@ def main(argv: list[str] | None = None) -> None:
     cpu_ratio = cpu["scipy float64 reference (1 thread)"] / cpu["native fused (1 thread)"]
     print(f"CPU time, one pass over {n} records: reference {cpu['scipy float64 reference (1 thread)']:.2f} s, "
           f"native {cpu['native fused (1 thread)']:.3f} s -> {cpu_ratio:.1f}x", flush=True)
+    load_before = os.getloadavg()[0]
     report.add(compare(
         f"preprocess {n} records of 12 x {T} @ {FS} Hz -> [N, 3, 12, 2250]", providers,
         reference="scipy float64 reference (1 thread)",
         params={"records": n, "data": source, "native_build": "cmake Release -O3 -march=native",
-                "cpu_time_ratio_1thread": round(cpu_ratio, 1)},
+                "cpu_s_reference": round(cpu["scipy float64 reference (1 thread)"], 3),
+                "cpu_s_native_1thread": round(cpu["native fused (1 thread)"], 4),
+                "cpu_time_ratio_1thread": round(cpu_ratio, 1),
+                # 1-minute load average of this 2-core machine when the timed runs started
+                "load_avg_1min": round(load_before, 2)},
         items=n, bytes_moved=x.nbytes + out_bytes, peaks=report.peaks,
         warmup=0 if not args.quick else 1, repeats=2 if not args.quick else 1))
     report.write(args.out)
