@@ -1,20 +1,36 @@
 """A bSSFP-like 4-chamber long-axis cine over one cardiac cycle, drawn from the phenotypes.
 
-Geometry (heart frame: u along the long axis from the atrioventricular (AV) plane to the apex, v
-across it towards the LV lateral wall; millimetres):
-* LV cavity: a blunt "bullet" |du/a|^3 + (dv/w)^2 <= 1 for u >= AV plane, whose volume is
-  0.75*pi*w^2*a; the apex stays put and the AV plane descends with longitudinal strain (a(t) shrinks
-  by Ell), the width follows the volume curve, so the 4-chamber area tracks LV volume over the cycle.
-* LV myocardium: the same shape grown by the segmental wall thickness (AHA 3/9/14 septal, 6/12/16
-  lateral, apical cap), thickening during systole by the radial strain of those segments.
-* RV: a shorter bullet left of the septum (volume 0.75*pi*w*d*a with depth d = 2w: the crescent RV is
-  deeper than it is wide in this plane) with a 3.5 mm free wall; LA and RA: domes hanging from the AV
-  plane (depth 1.3 x half-width), filling in ventricular systole (reservoir), emptying in early
-  diastole and atrial systole.
-* Around it: pericardial fat, lungs, liver, descending aorta, chest wall and body outline.
-Image formation: bSSFP-like contrast (blood bright, fat bright, myocardium dark, lung black), a
-Gaussian point-spread, a smooth receive-coil shading field and Rician noise; per subject the
-position, in-plane angle, contrast and noise level vary. Written as scanner-like int16 magnitudes.
+Heart frame (millimetres): u along the LV long axis from the mitral annulus centre at end-diastole
+(u = 0) to the apex, v across it, positive towards the LV lateral wall. Every structure is a smooth
+implicit shape evaluated on the pixel grid for all frames at once (numpy broadcasting of per-frame
+parameters [n, 1, 1] against static [H, W] coordinates); an approximate signed distance
+F / |grad F| gives each edge a one-pixel partial-volume ramp.
+
+* LV cavity: a bullet |v - v_lv| < w q(s) sqrt(1 - s^m), s = (u - B) / a in [0, 1], with a slight
+  narrowing q towards the mitral annulus; its volume pi w^2 a I_v (I_v = mean of q^2 (1 - s^m))
+  follows the LV volume curve. The apex stays put; the AV plane u = B descends with the septal and
+  lateral longitudinal strain (Ell_1-3, Ell_4-6), so it tilts when they differ.
+* LV myocardium: the cavity grown by the segmental wall thickness (AHA 3/9/14 septal, 6/12/16
+  lateral, interpolated base -> mid -> apex and thinning to an apical cap), each segment
+  thickening in systole by its radial strain.
+* RV: a crescent measured from the septal epicardium: 0 < v' < D(u), v' the distance into the RV
+  from the septal surface, D a bullet profile from the tricuspid annulus (a few mm more apical than
+  the mitral) to an RV apex short of the LV apex. Its area D0 L J tracks (V / kappa)^(2/3); the
+  tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall ~3.5 mm (thicker in PH).
+* LA, RA: ellipses on either side of a straight interatrial septum running down from the crux,
+  cut at their annulus; areas track (V / kappa)^(2/3) of the atrial volume curves (reservoir filling
+  in ventricular systole, emptying in early diastole and atrial systole); 2 mm walls.
+* Valves: mitral and tricuspid leaflets closed (a line bowed towards the atrium) in systole and
+  around end-diastole, open into the ventricle during filling. Papillary muscle, RV trabeculation
+  and moderator band.
+* Around it: epicardial fat (thicker in the AV grooves and along the RV free wall), lungs with
+  vessels, liver under the right heart, descending aorta behind the LA, chest wall with
+  subcutaneous fat in front.
+Orientation: anterior up, patient left on the image right (the scanner convention of a 4-chamber
+plane), so the apex points up and to the right, the RV lies in front (upper left) and the atria
+below; per subject the angle, position, contrast, coil shading and noise vary.
+Image formation: bSSFP-like contrast (blood and fat bright, myocardium dark, liver mid grey, lung
+black), Gaussian point spread, smooth receive-coil shading, Rician noise; int16 magnitudes.
 """
 from __future__ import annotations
 
@@ -27,6 +43,7 @@ from .diseases import DiseaseState
 N_FRAMES = 50
 SIZE = 96
 SPACING = 1.8        # mm; UK Biobank long-axis cines are ~1.8 mm in-plane
+_F = np.float32
 
 
 @dataclass
@@ -68,206 +85,358 @@ def volume_curves(ph: dict[str, float], hr: float, n: int = N_FRAMES) -> tuple[d
     return curves, ts
 
 
-def _cov(dist_mm: np.ndarray, px: float) -> np.ndarray:
-    """Pixel coverage of a region from a signed distance (negative inside), ~1 pixel ramp."""
-    return np.clip(0.5 - dist_mm / px, 0.0, 1.0)
+# ---- shape helpers ---------------------------------------------------------------------------------
+_VALVE_GAP = 3.0   # mm between ventricular and atrial blood at a closed valve (annulus, leaflets)
+_CONE = 6.0       # slope of the cone that continues a profile past its apex (keeps distances signed)
 
 
-def _bullet_dist(u, v, base, a, v0, w, rough=0.0):
-    """Approximate signed distance (mm) to the bullet (u'/a)^3 + ((v-v0)/w)^2 = 1 with
-    u' = u - base >= 0: (f - 1) / |grad f|, cut at the AV plane."""
-    x = np.maximum(u - base, 0.0) / a
-    y = (v - v0) / w
-    x2 = x * x
-    f = x2 * x + y * y
-    gx = 3.0 * x2 / a
-    gy = 2.0 * y / w
-    d = (f - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6) + rough    # roughness on the wall, not the AV cut
-    return np.maximum(d, base - u)
+def _cov(dist_mm, px: float):
+    """Pixel coverage of a region from a signed distance (negative inside): a one-pixel ramp."""
+    c = dist_mm * _F(-1.0 / px)
+    c += _F(0.5)
+    np.maximum(c, 0.0, out=c)
+    return np.minimum(c, 1.0, out=c)
 
 
-def _dome_dist(u, v, top, a, v0, w, rough=0.0):
-    """Half-ellipsoid below the AV plane: ((top-u)/a)^2 + ((v-v0)/w)^2 <= 1, u <= top; volume
-    (2/3) pi a w^2, so a = (3V / (2 pi k^2))^(1/3) for w = k a."""
-    x = np.maximum(top - u, 0.0) / a
-    y = (v - v0) / w
-    gx, gy = 2.0 * x / a, 2.0 * y / w
-    d = (x * x + y * y - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6) + rough
-    return np.maximum(d, u - top)
+def _taper(s, beta: float, reach: float = 0.3):
+    """Narrowing towards an annulus: 1 - beta (1 - s / reach)^2 for s < reach, else 1."""
+    r = np.maximum(1.0 - s * (1.0 / reach), 0.0)
+    return 1.0 - beta * r * r
+
+
+def _profile_integrals(m: float, beta: float) -> tuple[float, float]:
+    """I_v = mean q^2 (1 - s^m) and I_a = mean q sqrt(1 - s^m) over s in [0, 1] (volume and
+    area factors of a bullet of half-width w q(s) sqrt(1 - s^m))."""
+    s = (np.arange(2000) + 0.5) / 2000
+    q = _taper(s, beta)
+    body = 1.0 - s ** m
+    return float(np.mean(q * q * body)), float(np.mean(q * np.sqrt(body)))
+
+
+def bullet_profile(ug: np.ndarray, base: np.ndarray, length: np.ndarray, width: np.ndarray, m: float,
+                   beta: float, extra: np.ndarray | float = 0.0) -> np.ndarray:
+    """Half-width [n, L] at axial positions ug [L] of a bullet per frame: (width q(s) + extra)
+    sqrt(1 - s^m), s = (u - base) / length; constant above the base; past the apex a cone of slope
+    _CONE going negative, so |v| - profile is a signed distance-like field everywhere."""
+    s = (ug[None, :] - base[:, None]) / length[:, None]
+    sc = np.clip(s, 0.0, 1.0)
+    hw = (width[:, None] * _taper(sc, beta) + extra) * np.sqrt(1.0 - sc ** m)
+    past = (s - 1.0) * length[:, None]
+    return np.where(s > 1.0, -_CONE * past, hw)
+
+
+def slope_factor(edge: np.ndarray, du: float) -> np.ndarray:
+    """1 / sqrt(1 + (d edge / du)^2): turns a horizontal offset from an edge v = edge(u) into a
+    distance normal to it."""
+    g = np.clip(np.gradient(edge, du, axis=1), -_CONE, _CONE)
+    return 1.0 / np.sqrt(1.0 + g * g)
 
 
 def _smooth_min(a, b, k: float):
     """Smooth union of two signed distances (polynomial smooth-min, blending radius k mm)."""
-    h = np.clip(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
+    h = np.minimum(np.maximum(0.5 + (0.5 / k) * (b - a), 0.0), 1.0)
     return b + (a - b) * h - k * h * (1.0 - h)
 
 
-def _ellipse_dist(u, v, u0, a, v0, w):
-    x = (u - u0) / a
-    y = (v - v0) / w
-    gx, gy = 2.0 * x / a, 2.0 * y / w
-    return (x * x + y * y - 1.0) / np.sqrt(gx * gx + gy * gy + 1e-6)
+def _ellipse(x, y, a, b):
+    """Approximate signed distance to (x / a)^2 + (y / b)^2 = 1: (r - 1) sqrt(a b)."""
+    xa, yb = x / a, y / b
+    return (np.sqrt(xa * xa + yb * yb) - 1.0) * np.sqrt(a * b)
 
 
+def _seg_area(h: float) -> float:
+    """Area of the unit disc beyond a chord at distance h from the centre."""
+    return float(np.arccos(h) - h * np.sqrt(1.0 - h * h))
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, sigma: float) -> np.ndarray:
+    """Unit-SD smooth random field [size, size]: white noise blurred by a Gaussian of ``sigma``
+    pixels; for sigma >= 4 the same spectrum (exp(-sigma^2 k^2)) from 24 random Fourier modes,
+    which is ~10x cheaper than the wide convolution."""
+    if sigma >= 4.0:
+        k = rng.normal(0.0, 1.0 / (np.sqrt(2.0) * sigma), (2, 24))
+        phase = rng.uniform(0.0, 2 * np.pi, 24)
+        r = np.arange(size, dtype=_F)
+        cx = np.cos(np.outer(k[1], r) + phase[:, None])            # [24, size] along columns
+        sx = np.sin(np.outer(k[1], r) + phase[:, None])
+        cy, sy = np.cos(np.outer(k[0], r)), np.sin(np.outer(k[0], r))
+        f = (cy.T @ cx - sy.T @ sx).astype(_F)                       # sum_k cos(ky y + kx x + phase)
+    else:
+        from scipy.ndimage import gaussian_filter
+
+        f = gaussian_filter(rng.standard_normal((size, size)).astype(_F), sigma)
+    return (f - f.mean()) / (f.std() + 1e-6)
+
+
+def blur3(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable 3-tap Gaussian (sigma <~ 0.8 px) over the last two axes, edges replicated; the
+    same as scipy.ndimage.gaussian_filter(img, (0, sigma, sigma), truncate=1.5 / sigma) up to the
+    kernel's tail (tested against it)."""
+    w1 = float(np.exp(-0.5 / sigma ** 2))
+    c0, c1 = 1.0 / (1.0 + 2.0 * w1), w1 / (1.0 + 2.0 * w1)
+    out = img * c0
+    out[..., 1:, :] += c1 * img[..., :-1, :]
+    out[..., :-1, :] += c1 * img[..., 1:, :]
+    out[..., 0, :] += c1 * img[..., 0, :]
+    out[..., -1, :] += c1 * img[..., -1, :]
+    res = out * c0
+    res[..., :, 1:] += c1 * out[..., :, :-1]
+    res[..., :, :-1] += c1 * out[..., :, 1:]
+    res[..., :, 0] += c1 * out[..., :, 0]
+    res[..., :, -1] += c1 * out[..., :, -1]
+    return res
+
+
+# ---- the renderer ----------------------------------------------------------------------------------
 def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random.Generator,
-                size: int = SIZE, spacing: float = SPACING, n: int = N_FRAMES) -> tuple[np.ndarray, CineInfo]:
-    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are."""
+                size: int = SIZE, spacing: float = SPACING, n: int = N_FRAMES,
+                debug: dict | None = None) -> tuple[np.ndarray, CineInfo]:
+    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are; ``debug``
+    (a dict) receives the signed-distance fields of the chambers [n, H, W] (negative inside), the
+    heart-frame coordinates u, v [H, W] and the AV-plane descent per frame."""
     curves, ts = volume_curves(ph, hr, n)
-    c = curves["c"][:, None, None].astype(np.float32)
-    T = lambda x: np.asarray(x, dtype=np.float32)[:, None, None]   # per-frame parameter   # noqa: E731
+    cyc = curves["c"]                                   # contraction 0 (ED) .. 1 (ES)
+
+    def T(x):                                           # per-frame parameter -> [n, 1, 1] float32
+        return np.asarray(x, dtype=_F).reshape(-1, 1, 1)
+
     px = spacing
-    # ---- LV shape -----------------------------------------------------------------------------
-    k_lv = float(np.clip(0.34 * (1.0 + 0.05 * rng.standard_normal()) * (1.25 if d.cm == "DCM" else 1.0), 0.26, 0.5))
-    edv_mm3 = ph["LVEDV"] * 1000.0
-    a_ed = (edv_mm3 / (0.75 * np.pi * k_lv ** 2)) ** (1 / 3)
-    ell = abs(ph["Ell_global"]) / 100.0
-    base = ell * a_ed * curves["c"]                    # AV-plane descent (mm); apex fixed at a_ed
-    a_t = a_ed - base
-    w_t = np.sqrt(curves["LV"] * 1000.0 / (0.75 * np.pi * a_t))
-    wt = {k: ph[f"WT_AHA_{k}"] for k in range(1, 17)}
-    err = {k: max(ph[f"Err_AHA_{k}"], -5.0) / 100.0 for k in range(1, 17)}
-    thick = lambda k: wt[k] * (1.0 + err[k] * curves["c"])  # noqa: E731
-    sep = [thick(3), thick(9), thick(14)]
-    lat = [thick(6), thick(12), thick(16)]
-    apex_t = np.mean([thick(k) for k in (13, 14, 15, 16)], axis=0) * 0.85
-    # ---- RV, atria --------------------------------------------------------------------------------
-    k_rv = 0.42 * float(np.exp(0.06 * rng.standard_normal()))
-    a_rv_ed = (ph["RVEDV"] * 1000.0 / (0.75 * np.pi * 2.0 * k_rv ** 2)) ** (1 / 3)
-    # the tricuspid annulus sits a few mm more apical than the mitral one; TAPSE exceeds MAPSE
-    base_rv = rng.uniform(3.0, 7.0) + base * 1.25
-    a_rv = np.maximum(a_rv_ed - base * 1.25, 10.0)
-    w_rv = np.sqrt(curves["RV"] * 1000.0 / (0.75 * np.pi * 2.0 * a_rv))
-    # atria: domes of depth 1.3 x their in-plane half-width (volume (2/3) pi a w (1.3 w))
-    k_la = 0.6 * float(np.exp(0.08 * rng.standard_normal()))
-    a_la = (curves["LA"] * 1000.0 / (2 / 3 * np.pi * 1.3 * k_la ** 2)) ** (1 / 3)
-    w_la = k_la * a_la
-    k_ra = 0.65 * float(np.exp(0.08 * rng.standard_normal()))
-    a_ra = (curves["RA"] * 1000.0 / (2 / 3 * np.pi * 1.3 * k_ra ** 2)) ** (1 / 3)
-    w_ra = k_ra * a_ra
-    # ---- layout (heart frame) ------------------------------------------------------------------
-    t_sep_ed = float(sep[1][0])
-    v_lv = t_sep_ed / 2 + float(w_t[0])                # septum centred on v = 0 at ED
-    sep_rv_edge = v_lv - w_t - np.array(sep[1])        # RV side of the septum over time
-    v_rv = sep_rv_edge - w_rv
-    v_la = v_lv - 0.15 * float(w_t[0])
-    v_ra = v_la - w_la - 3.0 - w_ra                    # interatrial septum ~3 mm
-    # ---- pose in the image -------------------------------------------------------------------------
-    ang = np.deg2rad(rng.normal(-20.0, 12.0))          # long axis: apex up, tilted
-    eu = np.array([np.sin(ang), -np.cos(ang)])         # (x, y) of the long axis, base -> apex
-    ev = np.array([-eu[1], eu[0]])                     # towards the LV lateral wall
-    mid_u = (a_ed - float(a_la.max())) / 2
-    mid_v = (float(v_rv[0]) - float(w_rv[0]) + v_lv + float(w_t[0])) / 2
-    shift = rng.normal(0.0, 6.0, 2)
+    # ---- LV geometry ---------------------------------------------------------------------------
+    m_lv = rng.uniform(2.2, 2.6)                         # apex bluntness
+    beta_lv = rng.uniform(0.12, 0.17)                   # narrowing towards the mitral annulus
+    iv_lv, _ = _profile_integrals(m_lv, beta_lv)
+    k_lv = float(np.clip(0.30 * np.exp(0.05 * rng.standard_normal()) * (1.2 if d.cm == "DCM" else 1.0), 0.22, 0.45))
+    a_ed = float((ph["LVEDV"] * 1000.0 / (np.pi * k_lv ** 2 * iv_lv)) ** (1 / 3))
+    ell_sep = max(-np.mean([ph["Ell_1"], ph["Ell_2"], ph["Ell_3"]]), 2.0) / 100.0
+    ell_lat = max(-np.mean([ph["Ell_4"], ph["Ell_5"], ph["Ell_6"]]), 2.0) / 100.0
+    b_sep, b_lat = ell_sep * a_ed * cyc, ell_lat * a_ed * cyc       # septal / lateral MAPSE over time
+    base = 0.5 * (b_sep + b_lat)                                     # AV-plane descent (mm)
+    a_t = a_ed - base                                                # apex fixed
+    w_t = np.sqrt(curves["LV"] * 1000.0 / (np.pi * a_t * iv_lv))     # half-width from the volume
+    w_ed = float(w_t[0])
+    tilt = np.tan(np.deg2rad(rng.uniform(-4.0, 10.0))) + (b_lat - b_sep) / (2.0 * w_ed)
+    # wall thickness per AHA segment and frame (radial strain thickens it in systole)
+    def thick(seg):
+        return ph[f"WT_AHA_{seg}"] * (1.0 + max(ph[f"Err_AHA_{seg}"], -5.0) / 100.0 * cyc)
+    cap = 0.7 * np.mean([thick(k) for k in (13, 14, 15, 16)], 0)    # apical cap, thinner
+    t_sep = np.stack([thick(3), thick(9), thick(14), cap], 1)       # [n, 4] base, mid, apex, cap
+    t_lat = np.stack([thick(6), thick(12), thick(16), cap], 1)
+    # ---- RV geometry ---------------------------------------------------------------------------
+    m_rv = rng.uniform(1.8, 2.5)
+    beta_rv = rng.uniform(0.1, 0.22)
+    _, ia_rv = _profile_integrals(m_rv, beta_rv)
+    kappa_rv = 1.45 * float(np.exp(0.06 * rng.standard_normal()))    # V / A^1.5 of the RV crescent
+    len_rv_ed = a_ed * min(rng.uniform(0.72, 0.84) * (1.0 + 0.2 * d.ph), 0.98)
+    tv_off = rng.uniform(4.0, 9.0)                                    # tricuspid below the mitral (mm)
+    rv_long = 0.23 * float(np.clip(ph["RVEF"] / 55.0, 0.3, 1.3))     # RV longitudinal shortening
+    tapse = rv_long * len_rv_ed * cyc
+    base_rv = tv_off + tapse
+    len_rv = len_rv_ed - tapse
+    area_rv = (curves["RV"] * 1000.0 / kappa_rv) ** (2 / 3)
+    d0_rv = area_rv / (len_rv * ia_rv)                                # crescent depth at its widest
+    t_rv = 3.2 * (1.0 + 0.5 * d.ph) * float(np.exp(0.1 * rng.standard_normal())) * (1.0 + 0.25 * cyc)
+    tilt_rv = np.tan(np.deg2rad(rng.uniform(-12.0, 4.0)))
+    # ---- atria ---------------------------------------------------------------------------------
+    h_top, g_sep = 0.62, 0.5                      # annulus and septum chords (fractions of the axes)
+    frac = np.pi - _seg_area(h_top) - _seg_area(g_sep)
+
+    def atrium(vol, kappa, k):
+        area = (vol * 1000.0 / kappa) ** (2 / 3)
+        a = np.sqrt(area / (k * frac))
+        return a, k * a
+    a_la, w_la = atrium(curves["LA"], 0.55 * float(np.exp(0.05 * rng.standard_normal())),
+                        1.05 * float(np.exp(0.07 * rng.standard_normal())))
+    a_ra, w_ra = atrium(curves["RA"], 0.65 * float(np.exp(0.05 * rng.standard_normal())),
+                        0.95 * float(np.exp(0.07 * rng.standard_normal())))
+    psi = float(np.deg2rad(rng.normal(12.0, 5.0)))  # interatrial septum leans towards the RA
+    t_ias = rng.uniform(3.0, 5.0)
+    v_lv = 0.0
+    v_crux = v_lv - w_t * (1.0 - beta_lv) - 0.5 * t_sep[:, 0]        # mid-septum at the annulus
+    # ---- pose in the image ---------------------------------------------------------------------------
+    ang = np.deg2rad(rng.normal(35.0, 10.0))           # long axis tilted from vertical: apex up-right
+    eu = np.array([np.sin(ang), -np.cos(ang)])         # (x, y) image direction base -> apex
+    ev = np.array([np.cos(ang), np.sin(ang)])          # towards the LV lateral wall (patient left)
+    top_u = a_ed + float(cap[0]) + 4.0
+    bot_u = -(1.0 + h_top) * float(a_la.max()) - 4.0
+    mid_u = max(0.5 * (top_u + bot_u) + 9.0, top_u - 78.0)   # favour the ventricles; keep the apex in
+    mid_v = 0.5 * ((w_ed + float(t_lat[0, 1])) + float(v_crux[0]) - float(d0_rv[0]) - 4.0)
+    shift = rng.normal(0.0, 4.0, 2)
     origin = -(mid_u * eu + mid_v * ev) + shift        # image centre is (0, 0)
-    coords = (np.arange(size, dtype=np.float32) - (size - 1) / 2) * px
+    coords = (np.arange(size, dtype=_F) - (size - 1) / 2) * _F(px)
     X, Y = np.meshgrid(coords, coords)                 # [row, col] grids of x (col) and y (row)
-    u = ((X - origin[0]) * eu[0] + (Y - origin[1]) * eu[1])[None].astype(np.float32)
-    v = ((X - origin[0]) * ev[0] + (Y - origin[1]) * ev[1])[None].astype(np.float32)
-    B = T(base)
-    # local LV wall thickness: septal for v < v_lv, lateral beyond; base -> mid -> apex along u
-    tau = np.clip((u - B) / T(a_t), 0.0, 1.0)
-    def along(vals):
-        b0, m0, a0 = (T(x) for x in vals)
-        return np.where(tau < 0.5, b0 + (m0 - b0) * tau / 0.5, m0 + (a0 - m0) * np.clip((tau - 0.5) / 0.4, 0, 1))
-    t_side = np.where(v < v_lv, along(sep), along(lat))
-    # endocardial borders are not smooth ellipses: trabeculation-scale roughness (~1 mm, inward)
-    from scipy.ndimage import gaussian_filter as _gf0
+    u2 = ((X - origin[0]) * eu[0] + (Y - origin[1]) * eu[1]).astype(_F)
+    v2 = ((X - origin[0]) * ev[0] + (Y - origin[1]) * ev[1]).astype(_F)
+    # organic shapes: the long axis bends (septum convex towards the RV) and a smooth random
+    # displacement field (~1.5 mm, correlation ~25 mm) warps every structure a little
+    v2 = v2 + _F(rng.normal(0.0012, 0.0012)) * (u2 - _F(0.45 * a_ed)) ** 2
+    u2 = u2 + _F(rng.uniform(0.8, 2.0)) * _smooth_noise(rng, size, 10.0)
+    v2 = v2 + _F(rng.uniform(0.8, 2.0)) * _smooth_noise(rng, size, 10.0)
+    # ---- axial profile tables [n, L]: every ventricular edge is a function of u per frame ---------------
+    du = 0.3
+    ug = np.arange(-12.0, a_ed + 30.0, du)
+    L = len(ug)
+    idx = np.clip(np.rint((u2 - ug[0]) / du), 0, L - 1).astype(np.intp)
+    frame_off = (np.arange(n) * L)[:, None, None]
+    g1 = frame_off + idx[None]                          # gather index into an [n, L] table
+    g2 = 2 * frame_off + (idx + L * (v2 >= v_lv))[None]  # ... into [n, 2L]: septal | lateral half
 
-    rough = _gf0(rng.standard_normal((size, size)).astype(np.float32), 1.5)
-    rough = (1.2 * np.abs(rough) / (rough.std() + 1e-6))[None]   # >= 0: trabeculae only narrow the cavity
-    lv_cav = _bullet_dist(u, v, B, T(a_t), v_lv, T(w_t), rough)
-    lv_out = _bullet_dist(u, v, B, T(a_t) + T(apex_t), v_lv, T(w_t) + t_side)
-    rv_cav = _bullet_dist(u, v, T(base_rv), T(a_rv), T(v_rv), T(w_rv), 1.3 * rough)
-    rv_out = _bullet_dist(u, v, T(base_rv), T(a_rv) + 3.0, T(v_rv), T(w_rv) + 3.5)
-    # atria: domes hanging from the AV plane (2 mm below it: annulus and valve)
-    la_cav = _dome_dist(u, v, B - 1.2, T(a_la), v_la, T(w_la), 0.6 * rough)
-    ra_cav = _dome_dist(u, v, T(base_rv) - 1.2, T(a_ra), T(v_ra), T(w_ra), 0.6 * rough)
-    # ---- tissues (bSSFP-like relative signal) ------------------------------------------------------
+    def gather(tab, g):
+        return tab.astype(_F, copy=False).ravel().take(g)
+    s0 = np.clip(ug / a_ed, 0.0, 1.0)
+    hats = np.stack([np.clip(1 - s0 / 0.45, 0, 1),
+                     np.clip(np.minimum(s0 / 0.45, (0.8 - s0) / 0.35), 0, 1),
+                     np.clip(np.minimum((s0 - 0.45) / 0.35, (1.0 - s0) / 0.2), 0, 1),
+                     np.clip((s0 - 0.8) / 0.2, 0, 1)])            # [4, L] base/mid/apex/cap
+    hw_cav = bullet_profile(ug, base, a_t, w_t, m_lv, beta_lv)
+    hw_sep = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, t_sep @ hats)
+    hw_lat = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, t_lat @ hats)
+    sep_face = v_lv - np.maximum(hw_sep, 0.0)                        # RV face of the septum, v(u)
+    hw_rv = bullet_profile(ug, base_rv, len_rv, d0_rv, m_rv, beta_rv)  # crescent depth from the septum
+    free = sep_face - hw_rv                                          # RV free wall (endocardium), v(u)
+    cav_t = np.concatenate([hw_cav * slope_factor(hw_cav, du)] * 2, 1)
+    epi_t = np.concatenate([hw_sep, hw_lat], 1)
+    epi_f = np.concatenate([slope_factor(hw_sep, du), slope_factor(hw_lat, du)], 1)
+    cav_f = np.concatenate([slope_factor(hw_cav, du)] * 2, 1)
+    absv = np.abs(v2 - v_lv)[None]
+    # ---- LV: endocardium and epicardium -------------------------------------------------------------
+    lv_plane = T(base) + T(tilt) * (v2 - v_lv) - u2                 # > 0 above the mitral plane
+    rough = (0.9 * np.abs(_smooth_noise(rng, size, 1.3)))[None]     # trabeculae only narrow the cavity
+    fc = gather(cav_f, g2)
+    lv_cav = np.maximum(absv * fc - gather(cav_t, g2) + rough, lv_plane)
+    fe = gather(epi_f, g2)
+    lv_epi = np.maximum((absv - gather(epi_t, g2)) * fe, lv_plane - _VALVE_GAP)   # muscle up to the atrium
+    # ---- RV: crescent on the septal epicardium -----------------------------------------------------
+    vp = gather(sep_face, g1) - v2                                   # depth into the RV from the septum
+    d_free = (gather(free, g1) - v2) * gather(slope_factor(free, du), g1)   # < 0 on the septal side of the free wall
+    rv_plane = T(base_rv) + T(tilt_rv) * (v2 - T(v_crux)) - u2      # > 0 above the tricuspid plane
+    rough_rv = (1.5 * np.abs(_smooth_noise(rng, size, 1.1)))[None]
+    rv_cav = np.maximum(np.maximum(d_free, -vp) + rough_rv, rv_plane)
+    rv_epi = np.maximum(np.maximum(d_free - T(t_rv), -vp - 3.0), rv_plane - _VALVE_GAP)
+    # ---- atria: ellipses either side of the interatrial septum, hanging from their annuli ------------
+    cps, sps = np.cos(psi), np.sin(psi)
+    xa_s = (-u2 * cps - v2 * sps)[None]                # down along the interatrial septum ...
+    ya_s = (-u2 * sps + v2 * cps)[None]                # ... and across it (+ towards the LA)
+    sx = T(base * cps + v_crux * sps)                  # per-frame shift: the crux moves with the AV plane
+    sy = T(base * sps - v_crux * cps)
+    la_cav = _ellipse(xa_s + (sx - T(h_top * a_la)), ya_s + (sy - T(0.5 * t_ias + g_sep * w_la)), T(a_la), T(w_la))
+    la_cav = np.maximum(np.maximum(la_cav, (0.5 * t_ias - sy) - ya_s), _VALVE_GAP - lv_plane)
+    ra_cav = _ellipse(xa_s + (sx - T(h_top * a_ra - tv_off * cps)), ya_s + (sy + T(0.5 * t_ias + g_sep * w_ra)),
+                      T(a_ra), T(w_ra))
+    ra_cav = np.maximum(np.maximum(ra_cav, ya_s + (sy + 0.5 * t_ias)), _VALVE_GAP - rv_plane)
+    if debug is not None:
+        debug.update(lv_cav=lv_cav, lv_epi=lv_epi, rv_cav=rv_cav, rv_epi=rv_epi, la_cav=la_cav, ra_cav=ra_cav,
+                     u=u2, v=v2, base=base, a_ed=a_ed)
+    # ---- tissues (bSSFP-like relative signal) --------------------------------------------------------
     blood = 1.0
-    myo = rng.uniform(0.15, 0.25)
-    fat = rng.uniform(0.75, 0.95)
-    from scipy.ndimage import gaussian_filter as _gf
+    myo = rng.uniform(0.22, 0.32)
+    fat = rng.uniform(0.62, 0.82)
+    v_rv_out = float(v_crux[0] - d0_rv[0]) - 4.0
+    bg = _background(rng, X, Y, u2, v2, size, px, fat, lv_out=w_ed + float(t_lat[0, 1]), a_ed=a_ed,
+                     v_rv_out=v_rv_out, a_la=float(a_la.max()), v_la=float(v_crux[0] + w_la.max()),
+                     v_ra=float(v_crux[0] - w_ra.max()))
+    ventricles = _smooth_min(lv_epi, rv_epi, 8.0)
+    atria_out = np.minimum(la_cav, ra_cav) - 2.0
+    heart = np.minimum(ventricles, atria_out)
+    # epicardial fat: patchy, thicker in the AV grooves, along the RV free wall and at the apex
+    patch = _smooth_noise(rng, size, 4.0)
+    groove_l = np.exp(-(((u2 - 2.0) / 12.0) ** 2 + ((v2 - v_lv - w_ed - 8.0) / 12.0) ** 2))
+    groove_r = np.exp(-(((u2 - tv_off) / 12.0) ** 2 + ((v2 - v_rv_out) / 12.0) ** 2))
+    apex_f = np.exp(-(((u2 - a_ed - 8.0) / 14.0) ** 2 + (v2 / 25.0) ** 2))
+    rv_side = np.clip((float(v_crux[0]) - v2) / 25.0, 0.0, 1.0)
+    fat_t = (rng.uniform(-1.5, 0.5) + 1.5 * patch + rng.uniform(4.0, 8.0) * (groove_l + groove_r)
+             + rng.uniform(0.0, 5.0) * apex_f + rng.uniform(0.0, 2.5) * rv_side)
+    fat_t = np.clip(fat_t, 0.0, 10.0).astype(_F)
+    img = np.repeat(bg[None], n, axis=0)
 
-    # static surroundings, drawn once in 2-D and then copied to every frame
-    body_a, body_b = rng.uniform(120, 150), rng.uniform(95, 120)
-    body_c = np.array([rng.normal(-10, 8), rng.normal(15, 8)])
-    body = ((X - body_c[0]) / body_a) ** 2 + ((Y - body_c[1]) / body_b) ** 2
-    bg = np.where(body < 1.0, rng.uniform(0.36, 0.46), 0.0)
-    bg = np.where((body > 0.85) & (body < 1.0), fat, bg)                           # subcutaneous fat
-    # lungs wrap the heart on both sides (black, a few bright vessels); the liver sits under the RA
-    u2, v2 = u[0], v[0]
-    w_ed, wrv_ed = float(w_t[0]), float(w_rv[0])
-    lung_l = ((u2 - 0.35 * a_ed) / 80.0) ** 2 + ((v2 - v_lv - w_ed - 48.0) / 42.0) ** 2
-    lung_r = ((u2 - 0.1 * a_ed) / 75.0) ** 2 + ((v2 - float(v_rv[0]) + wrv_ed + 42.0) / 36.0) ** 2
-    lung = ((lung_l < 1) | (lung_r < 1)) & (body < 0.85)
-    vessels = _gf(rng.standard_normal((size, size)).astype(np.float32), 1.0) > 0.33
-    bg = np.where(lung, np.where(vessels, 0.22, 0.03), bg)
-    liver = ((u2 + float(a_ra.max()) + 38.0) / 55.0) ** 2 + ((v2 - float(v_ra[0]) + 5.0) / 60.0) ** 2
-    bg = np.where((liver < 1) & (body < 0.85), rng.uniform(0.38, 0.5), bg)
-    # descending aorta behind the LA
-    ao_u, ao_v = -float(a_la.max()) - 14.0, v_la + 8.0
-    ao_cov = _cov(_ellipse_dist(u2, v2, ao_u, 11.0, ao_v, 11.0), px)
-    bg = bg * (1 - ao_cov) + 0.9 * ao_cov
-    img = np.repeat(bg.astype(np.float32)[None], n, axis=0)
-
-    def paint(dist, value):
+    def paint(dist, value):                            # img <- img + (value - img) * coverage, in place
         nonlocal img
-        cov = _cov(dist, px)
-        img = img * (1 - cov) + value * cov
+        c = _cov(dist, px)
+        tmp = np.subtract(value, img, dtype=_F)
+        tmp *= c
+        img += tmp
 
-    # epicardial fat: patchy, thicker in the AV groove and at the apex
-    patch = _gf(rng.standard_normal((size, size)).astype(np.float32), 4.0)
-    patch = (patch - patch.mean()) / (patch.std() + 1e-6)
-    fat_t = np.clip(rng.uniform(0.5, 2.5) + 1.5 * patch, 0.0, 6.0)[None]
-    # the ventricles share one muscle: a smooth union (fillet radius ~10 mm) closes the crevice
-    # between the LV and RV shells towards the apex, as the septum does
-    ventricles = _smooth_min(lv_out, rv_out, 10.0)
-    heart_out = _smooth_min(ventricles, np.minimum(la_cav, ra_cav) - 2.0, 6.0)
-    paint(heart_out - fat_t, fat * (0.9 + 0.1 * patch[None]))
-    paint(heart_out, 0.3)
-    paint(np.minimum(la_cav, ra_cav) - 2.0, myo)         # atrial walls
-    # blood: bright with slow flow-related inhomogeneity; atria first, so the ventricular muscle
-    # (atrioventricular septum) separates the RA from the LV where the tricuspid plane sits lower
-    flow = 1.0 + 0.05 * _gf(rng.standard_normal((size, size)).astype(np.float32), 3.0)[None] / 0.1
-    paint(la_cav, blood * 0.92 * flow)
-    paint(ra_cav, blood * 0.9 * flow)
-    paint(ventricles, myo)
-    paint(rv_cav, blood * 0.95 * flow)
-    paint(lv_cav, blood * flow)
-    # papillary muscles (two, off the lateral wall at mid level) and the RV moderator band
-    for frac, size_mm in ((0.42, 1.0), (0.55, 0.8)):
-        pu = B + frac * T(a_t)
-        pv = v_lv + 0.62 * T(w_t)
-        pap = _ellipse_dist(u, v, pu, 7.0 * size_mm, pv, (2.2 + 1.3 * c) * size_mm)
-        paint(pap, myo * 1.3)
-    mb_u = T(base_rv) + 0.62 * T(a_rv)
-    band = (np.abs(u - mb_u) < 0.9) & (np.abs(v - T(v_rv) - 0.2 * T(w_rv)) < 0.6 * T(w_rv))
-    img = np.where(band, img * 0.6 + myo * 0.4, img)
-    # AV valves: closed (leaflets meeting across the orifice) outside early/late diastolic filling
-    closed = T((np.arange(n) / n < ts + 0.02) | (np.arange(n) / n > 0.97)).astype(bool)
-    for b0, v0, w0 in ((B, v_lv, T(w_t)), (T(base_rv), T(v_rv), T(w_rv))):
-        plane = np.abs(u - b0 + 0.6) < 0.75 * px
-        leaflets = plane & (np.abs(v - v0) < 0.85 * w0) & closed
-        annulus = plane & (np.abs(v - v0) >= 0.85 * w0) & (np.abs(v - v0) < w0 + 1.5)   # fibrous ring, always
-        img = np.where(leaflets | annulus, myo * 1.3, img)
+    paint(heart - fat_t, (fat * (0.92 + 0.08 * patch)).astype(_F))
+    flow = (1.0 + 0.04 * _smooth_noise(rng, size, 3.0)).astype(_F)
+    paint(atria_out, myo * 1.1)                              # atrial walls and interatrial septum
+    paint(np.minimum(la_cav, ra_cav + 0.0), blood * 0.93 * flow)
+    paint(ventricles, myo * (1.0 + 0.06 * patch))
+    paint(np.minimum(rv_cav, lv_cav), blood * flow)
+    # lateral papillary muscle at mid-cavity, RV moderator band
+    paint(_ellipse(u2 - T(base + 0.5 * a_t), v2 - T(v_lv + 0.78 * w_t), 9.0, T(3.0 + 1.5 * cyc)), myo * 1.3)
+    mb_u = T(base_rv + 0.62 * len_rv)
+    paint(_ellipse(u2 - mb_u, vp - T(0.45 * d0_rv), 1.3, T(0.4 * d0_rv)), myo * 1.2)
+    # ---- valves: leaflets closed (bowed towards the atrium) or open into the ventricle --------------
+    phase = np.arange(n) / n
+    is_open = T(np.minimum((phase - ts - 0.02) / 0.04, (0.97 - phase) / 0.03) > 0.5)
+    for plane, vc, half in ((lv_plane, v_lv + 0.0 * w_t, w_t * (1 - beta_lv)),
+                            (rv_plane, v_crux - 0.55 * d0_rv * (1 - beta_rv) - 0.5 * t_sep[:, 0],
+                             0.5 * d0_rv * (1 - beta_rv))):
+        rel = (v2 - T(vc)) / T(half)                                   # -1 .. 1 across the orifice
+        mid = plane - 0.5 * _VALVE_GAP                                 # 0 in the middle of the annulus band
+        # open: blood through the orifice, leaflets along the walls into the ventricle
+        orifice = np.maximum(np.abs(mid) - _VALVE_GAP, np.abs(rel) * T(half) - 0.9 * T(half))
+        paint(np.where(is_open, orifice, 9.0), blood * flow)
+        r2 = rel * rel                     # closed: leaflets meet mid-orifice, bowed to the atrium; thick annulus
+        closed = np.maximum(np.abs(mid - 0.8 * (1.0 - r2)) - (0.5 + 1.4 * r2 * r2), np.abs(rel) - 1.2)
+        depth = -mid                                                   # mm into the ventricle
+        along = np.maximum(depth - 0.55 * T(half), -depth)
+        opened = np.maximum(np.abs(np.abs(rel) - 0.92 + 0.25 * depth / T(half)) * T(half) - 0.4, along)
+        paint(np.where(is_open, opened, closed), myo * 1.3)
     # ---- image formation ---------------------------------------------------------------------------
-    from scipy.ndimage import gaussian_filter
-
-    img = gaussian_filter(img, sigma=(0, 0.55, 0.55))
-    gx, gy = rng.normal(0, 0.15, 2)
+    img = blur3(img, 0.7)
+    gx, gy = rng.normal(0, 0.12, 2)
     yy, xx = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
-    shading = 1.0 + gx * xx + gy * yy - rng.uniform(0.0, 0.35) * (xx ** 2 + yy ** 2)
-    img *= np.clip(shading, 0.35, 2.0).astype(np.float32)[None]
-    sigma = rng.uniform(0.02, 0.05)
-    re = img + sigma * rng.standard_normal(img.shape).astype(np.float32)
-    im = sigma * rng.standard_normal(img.shape).astype(np.float32)
+    shading = (1.0 + gx * xx + gy * yy - rng.uniform(0.1, 0.35) * (xx ** 2 + yy ** 2)
+               + rng.uniform(0.0, 0.3) * np.exp(-(yy + 1.0) / 0.4) + 0.06 * _smooth_noise(rng, size, 18.0))
+    img = img * np.clip(shading, 0.35, 2.0).astype(_F)
+    # Rician magnitude: complex Gaussian noise drawn once as a pool and read at per-frame offsets
+    sigma = rng.uniform(0.02, 0.045)
+    pool = rng.standard_normal(12 * size * size, dtype=_F) * _F(sigma)
+    offs = rng.integers(0, pool.size - size * size, (2, n))
+    pix = np.arange(size * size).reshape(1, size, size)
+    re = img + pool.take(offs[0][:, None, None] + pix)
+    im = pool.take(offs[1][:, None, None] + pix)
     mag = np.sqrt(re * re + im * im)
     scale = rng.uniform(500.0, 1100.0)
-    out = np.clip(np.rint(mag * scale), 0, 32767).astype(np.int16)
-    # LV cavity centroid at ED (bullet centroid ~ 0.3 a from the base), in pixels
-    cu = float(base[0]) + 0.3 * float(a_t[0])
-    pos = origin + cu * eu + v_lv * ev
+    out = np.minimum(np.rint(mag * _F(scale)), 32767).astype(np.int16)
+    # LV cavity centroid at ED (~0.4 a from the base), in pixels
+    pos = origin + 0.4 * a_ed * eu + v_lv * ev
     centre = ((pos[1] / px) + (size - 1) / 2, (pos[0] / px) + (size - 1) / 2)
     es = int(np.argmin(curves["LV"]))
     return out, CineInfo(es_frame=es, lv_center_rc=(float(centre[0]), float(centre[1])), spacing=px,
                          frame_ms=1000.0 * 60.0 / hr / n)
+
+
+def _background(rng, X, Y, u2, v2, size, px, fat, *, lv_out, a_ed, v_rv_out, a_la, v_la, v_ra) -> np.ndarray:
+    """Static surroundings [size, size], placed relative to the heart frame (u2, v2): lung (black with
+    a few bright vessel cross-sections) beside the LV and the RA, liver under the right heart,
+    posterior mediastinum (soft tissue, fat, descending aorta) behind the atria, anterior chest wall
+    with subcutaneous fat in front."""
+    tex = _smooth_noise(rng, size, 2.0)
+    vessels = np.clip((_smooth_noise(rng, size, 0.9) - 1.7) * 0.35, 0.0, 0.3)
+    lung = (0.035 + vessels + 0.01 * tex).astype(_F)
+    bg = lung.copy()
+
+    def put(dist, value):
+        nonlocal bg
+        bg = bg + (value - bg) * _cov(dist, px)
+
+    soft = (rng.uniform(0.26, 0.34) + 0.03 * tex).astype(_F)
+    # posterior mediastinum behind the atria: soft tissue with fat, the descending aorta in it
+    put(_ellipse(u2 + 1.5 * a_la + 18.0, v2 - 0.5 * (v_la + v_ra), 0.8 * a_la + 20.0, 48.0), soft)
+    put(_ellipse(u2 + 1.3 * a_la + 6.0, v2 - 0.5 * (v_la + v_ra) - 8.0, 10.0, 30.0) + 4.0 * tex, fat * 0.85)
+    put(_ellipse(u2 + 1.7 * a_la + 16.0, v2 - v_la - 4.0, 11.0, 11.0), rng.uniform(0.7, 0.95))
+    # liver under the right heart (inferior, patient right -> lower left of the image)
+    put(_ellipse(u2 + a_la + 10.0, v2 - v_ra + 45.0, 70.0, 55.0), rng.uniform(0.34, 0.46) + 0.02 * tex)
+    # right lung beside the RA, above the diaphragm
+    put(_ellipse(u2 - 25.0, v2 - v_rv_out + 38.0, 45.0, 30.0 + 4.0 * rng.standard_normal()), lung)
+    # anterior chest wall (image top): muscle, subcutaneous fat, skin, air
+    in_heart = (u2 > 0) & (v2 > v_rv_out) & (v2 < lv_out) & (u2 < a_ed)
+    y_heart_top = float(np.min(np.where(in_heart, Y, np.inf))) if in_heart.any() else float(Y.min())
+    wav = 4.0 * np.sin(X / 37.0 + rng.uniform(0, 6.28))
+    y_wall = y_heart_top - rng.uniform(4.0, 16.0) + wav
+    put(Y - y_wall, soft * 0.9)
+    y_fat = y_wall - rng.uniform(10.0, 18.0)
+    put(Y - y_fat, fat * 0.95)
+    put(Y - (y_fat - rng.uniform(8.0, 20.0)), 0.0)
+    return bg

@@ -30,7 +30,7 @@ from .ecg_model import FS, LEADS, simulate_ecg
 from .phenotypes import generate_phenotypes, heart_rate_at_imaging
 from .subjects import Subject, sample_subject
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2       # 2: anatomical 4-chamber cine renderer (profile tables, crescent RV, valves)
 
 
 def _rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
