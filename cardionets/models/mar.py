@@ -43,6 +43,7 @@ class MARConfig:
     mask_ratio_min: float = 0.7    # training: mask ratio ~ U[mask_ratio_min, 1] per batch
     head_width: int = 1024
     head_depth: int = 3
+    head_identity_init: bool = True  # head starts as eps_hat = x_t (diffusion_head.identity_init_; needs width >= D + 2)
     diffusion_steps: int = 1000    # training schedule length
     sampling_steps: int = 100      # respaced steps at inference
     diffusion_batch_mul: int = 4   # each masked token is noised this many times per step (MAR)
@@ -53,6 +54,12 @@ class MARConfig:
         for s, p in zip(self.latent_size, self.patch):
             if s % p:
                 raise ValueError(f"latent size {self.latent_size} is not divisible by the token patch {self.patch}")
+        if self.head_width < self.token_dim:
+            import warnings
+
+            warnings.warn(f"MAR diffusion head width {self.head_width} < token size {self.token_dim}: the head cannot "
+                          f"represent eps_hat = x_t (needed at large t), so sampled latents diverge; use head_width >= "
+                          f"{self.token_dim + 2}", stacklevel=3)
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -153,7 +160,8 @@ class MAR(nn.Module):
         self.blocks = nn.ModuleList([Block(W, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)])
         self.norm = nn.LayerNorm(W, eps=1e-6)
         self.head = SimpleMLPAdaLN(DiffusionHeadConfig(
-            token_dim=D, cond_dim=W, width=cfg.head_width, depth=cfg.head_depth))
+            token_dim=D, cond_dim=W, width=cfg.head_width, depth=cfg.head_depth,
+            identity_init=cfg.head_identity_init and cfg.head_width >= D + 2))
         self._init()
 
     def _init(self):
@@ -302,8 +310,8 @@ class _Clock:
 
 
 def mar_tiny(**kw) -> MAR:
-    """CPU preset: 4 layers of width 256, head 3 x 256."""
-    return MAR(MARConfig(**{"width": 256, "depth": 4, "heads": 4, "head_width": 256, "dropout": 0.0, **kw}))
+    """CPU preset: 4 layers of width 256, head 3 x 384 (wider than the 320-value tokens: see MARConfig)."""
+    return MAR(MARConfig(**{"width": 256, "depth": 4, "heads": 4, "head_width": 384, "dropout": 0.0, **kw}))
 
 
 def mar_base(**kw) -> MAR:

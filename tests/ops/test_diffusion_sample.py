@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from cardionets.models.diffusion_head import (DiffusionHeadConfig, SimpleMLPAdaLN, diffusion_head_tiny,
+from cardionets.models.diffusion_head import (DiffusionHeadConfig, SimpleMLPAdaLN, diffusion_head_tiny, eps_error_gain,
                                               sampling_schedule, selfcheck_init_, space_timesteps)
 from cardionets.ops import diffusion_sample
 
@@ -21,12 +21,16 @@ def one_torch_thread():
     torch.set_num_threads(old)
 
 
-def test_respacing_follows_improved_ddpm():
-    keep = space_timesteps(1000, 100)
+def test_respacing_rules():
+    keep = space_timesteps(1000, 100, "even")  # improved DDPM's rule
     assert len(keep) == 100 and keep[0] == 0 and keep[-1] == 999 and keep[1] == 10
-    assert space_timesteps(1000, 1000) == list(range(1000))
+    assert space_timesteps(1000, 100) == list(range(0, 1000, 10))  # default "stride": DDIM's even stride
+    assert space_timesteps(1000, 1000) == list(range(1000)) == space_timesteps(1000, 1000, "even")
     s = sampling_schedule(100, 1000)
-    assert s.timesteps[0] == 999 and s.timesteps[-1] == 0
+    assert s.timesteps[0] == 990 and s.timesteps[-1] == 0
+    # the default rule leaves out t = 999 (capped beta), whose first step multiplies eps errors by 316
+    assert eps_error_gain(sampling_schedule(100, 1000, "even"))[0] > 300
+    assert eps_error_gain(s).max() < 2.0
     # last step: posterior mean is the predicted x0
     assert abs(float(s.coef1[-1]) - 1.0) < 1e-12 and abs(float(s.coef2[-1])) < 1e-12
     assert torch.all(s.log_beta >= s.post_logvar - 1e-12)
