@@ -90,6 +90,39 @@ def test_every_stage_matches_scipy_on_fixtures(shared_data):
             assert not (int(out.flags) & dsp.fatal_mask()), (name, dsp.describe_flags(out.flags))
 
 
+@pytest.mark.parametrize("fs", [500, 1000, 360, 257])
+def test_resample_edges_and_kernels_match_scipy(fs):
+    # 500 and 1000 Hz take the mirror-paired decimating kernels, 360 and 257 Hz the general
+    # polyphase one; short signals are all edge (zero-padded) outputs, and 12 rows fill the
+    # 12-lead transposes while 5 rows take the partial-group path.
+    rng = np.random.default_rng(fs)
+    for n in (1, 7, 40, 41, 83, 1001):
+        for rows in (12, 5):
+            x = rng.standard_normal((rows, n)).astype(np.float32)
+            r_ref = ref.resample(x.astype(np.float64), fs)
+            r = dsp.resample(x, fs)
+            assert r.shape == r_ref.shape, (fs, n, rows)
+            assert _rel(r, r_ref) < 1e-6, (fs, n, rows)
+
+
+def test_sosfiltfilt_fast_and_general_cascades_match_scipy():
+    # Odd-order Butterworth high/low-pass take the specialised cascade (numerators of 1 and 2 as
+    # additions); even orders and a band-pass take the general one. Lengths just above the pad.
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(3)
+    designs = [butter(5, 0.67, "highpass", fs=250, output="sos"), butter(5, 40, "lowpass", fs=250, output="sos"),
+               butter(3, 5, "highpass", fs=250, output="sos"), butter(4, 40, "lowpass", fs=250, output="sos"),
+               butter(2, [1, 40], "bandpass", fs=250, output="sos")]
+    for sos in designs:
+        pad = 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum()))
+        for n in (pad + 1, pad + 2, 64, 1001):
+            for rows in (12, 5):
+                x = (rng.standard_normal((rows, n)) + np.linspace(0, 3, n)).astype(np.float32)
+                y_ref = sosfiltfilt(sos, x.astype(np.float64), axis=-1)
+                assert _rel(dsp.sosfiltfilt(sos, x), y_ref) < 1e-6, (len(sos), n, rows)
+
+
 def test_batch_threads_and_single_agree(shared_data):
     fixtures = [e for n, e in _twelve_lead_fixtures(shared_data) if e.fs == 500 and e.n_samples == 5000][:6]
     x = np.stack([e.signal for e in fixtures])
