@@ -202,10 +202,10 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
 
     px = spacing
     # ---- LV geometry ---------------------------------------------------------------------------
-    m_lv = rng.uniform(2.2, 2.6)                         # apex bluntness
+    m_lv = rng.uniform(2.0, 2.4)                         # apex bluntness
     beta_lv = rng.uniform(0.12, 0.17)                   # narrowing towards the mitral annulus
     iv_lv, _ = _profile_integrals(m_lv, beta_lv)
-    k_lv = float(np.clip(0.30 * np.exp(0.05 * rng.standard_normal()) * (1.2 if d.cm == "DCM" else 1.0), 0.22, 0.45))
+    k_lv = float(np.clip(0.28 * np.exp(0.05 * rng.standard_normal()) * (1.2 if d.cm == "DCM" else 1.0), 0.22, 0.45))
     a_ed = float((ph["LVEDV"] * 1000.0 / (np.pi * k_lv ** 2 * iv_lv)) ** (1 / 3))
     ell_sep = max(-np.mean([ph["Ell_1"], ph["Ell_2"], ph["Ell_3"]]), 2.0) / 100.0
     ell_lat = max(-np.mean([ph["Ell_4"], ph["Ell_5"], ph["Ell_6"]]), 2.0) / 100.0
@@ -244,9 +244,9 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         area = (vol * 1000.0 / kappa) ** (2 / 3)
         a = np.sqrt(area / (k * frac))
         return a, k * a
-    a_la, w_la = atrium(curves["LA"], 0.55 * float(np.exp(0.05 * rng.standard_normal())),
+    a_la, w_la = atrium(curves["LA"], 0.7 * float(np.exp(0.05 * rng.standard_normal())),
                         1.05 * float(np.exp(0.07 * rng.standard_normal())))
-    a_ra, w_ra = atrium(curves["RA"], 0.65 * float(np.exp(0.05 * rng.standard_normal())),
+    a_ra, w_ra = atrium(curves["RA"], 0.8 * float(np.exp(0.05 * rng.standard_normal())),
                         0.95 * float(np.exp(0.07 * rng.standard_normal())))
     psi = float(np.deg2rad(rng.normal(12.0, 5.0)))  # interatrial septum leans towards the RA
     t_ias = rng.uniform(3.0, 5.0)
@@ -325,7 +325,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     ra_cav = np.maximum(np.maximum(ra_cav, ya_s + (sy + 0.5 * t_ias)), _VALVE_GAP - rv_plane)
     if debug is not None:
         debug.update(lv_cav=lv_cav, lv_epi=lv_epi, rv_cav=rv_cav, rv_epi=rv_epi, la_cav=la_cav, ra_cav=ra_cav,
-                     u=u2, v=v2, base=base, a_ed=a_ed)
+                     u=u2, v=v2, base=base, a_ed=a_ed, lv_plane=lv_plane)
     # ---- tissues (bSSFP-like relative signal) --------------------------------------------------------
     blood = 1.0
     myo = rng.uniform(0.22, 0.32)
@@ -363,8 +363,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     paint(np.minimum(rv_cav, lv_cav), blood * flow)
     # lateral papillary muscle at mid-cavity, RV moderator band
     paint(_ellipse(u2 - T(base + 0.5 * a_t), v2 - T(v_lv + 0.78 * w_t), 9.0, T(3.0 + 1.5 * cyc)), myo * 1.3)
-    mb_u = T(base_rv + 0.62 * len_rv)
-    paint(_ellipse(u2 - mb_u, vp - T(0.45 * d0_rv), 1.3, T(0.4 * d0_rv)), myo * 1.2)
+    mb_u = T(base_rv + 0.7 * len_rv)                   # from the septum part-way to the free wall
+    paint(_ellipse(u2 - mb_u - 0.3 * vp, vp - T(0.2 * d0_rv), 2.0, T(0.25 * d0_rv)), myo * 1.2)
     # ---- valves: leaflets closed (bowed towards the atrium) or open into the ventricle --------------
     phase = np.arange(n) / n
     is_open = T(np.minimum((phase - ts - 0.02) / 0.04, (0.97 - phase) / 0.03) > 0.5)
@@ -374,14 +374,17 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         rel = (v2 - T(vc)) / T(half)                                   # -1 .. 1 across the orifice
         mid = plane - 0.5 * _VALVE_GAP                                 # 0 in the middle of the annulus band
         # open: blood through the orifice, leaflets along the walls into the ventricle
-        orifice = np.maximum(np.abs(mid) - _VALVE_GAP, np.abs(rel) * T(half) - 0.9 * T(half))
+        arel = np.abs(rel)
+        orifice = np.maximum(np.abs(mid) - _VALVE_GAP, (arel - 0.75) * T(half))
         paint(np.where(is_open, orifice, 9.0), blood * flow)
         r2 = rel * rel                     # closed: leaflets meet mid-orifice, bowed to the atrium; thick annulus
-        closed = np.maximum(np.abs(mid - 0.8 * (1.0 - r2)) - (0.5 + 1.4 * r2 * r2), np.abs(rel) - 1.2)
+        closed = np.maximum(np.abs(mid - 0.8 * (1.0 - r2)) - (0.5 + 1.4 * r2 * r2), arel - 1.2)
+        # open: the annulus ring stays, the leaflets hang from it into the ventricle towards the walls
         depth = -mid                                                   # mm into the ventricle
-        along = np.maximum(depth - 0.55 * T(half), -depth)
-        opened = np.maximum(np.abs(np.abs(rel) - 0.92 + 0.25 * depth / T(half)) * T(half) - 0.4, along)
-        paint(np.where(is_open, opened, closed), myo * 1.3)
+        leaflet = np.maximum(np.abs(arel - 0.75 + 0.15 * depth / T(half)) * T(half) - 0.75,
+                             np.maximum(depth - 0.75 * T(half), -depth))
+        ring = np.maximum(np.maximum(np.abs(mid) - 1.6, (0.78 - arel) * T(half)), arel - 1.2)
+        paint(np.where(is_open, np.minimum(leaflet, ring), closed), myo * 1.3)
     # ---- image formation ---------------------------------------------------------------------------
     img = blur3(img, 0.7)
     gx, gy = rng.normal(0, 0.12, 2)
@@ -390,7 +393,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                + rng.uniform(0.0, 0.3) * np.exp(-(yy + 1.0) / 0.4) + 0.06 * _smooth_noise(rng, size, 18.0))
     img = img * np.clip(shading, 0.35, 2.0).astype(_F)
     # Rician magnitude: complex Gaussian noise drawn once as a pool and read at per-frame offsets
-    sigma = rng.uniform(0.02, 0.045)
+    sigma = rng.uniform(0.015, 0.035)
     pool = rng.standard_normal(12 * size * size, dtype=_F) * _F(sigma)
     offs = rng.integers(0, pool.size - size * size, (2, n))
     pix = np.arange(size * size).reshape(1, size, size)
