@@ -7,6 +7,10 @@
 
 #include "cardionets/dsp.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace cardionets::dsp {
 
 const std::vector<FlagInfo>& flag_table() {
@@ -72,7 +76,12 @@ LeadStats lead_stats(const float* p, int64_t n) {
     for (int a = 0; a < 2; ++a) {
       F8 v;
       std::memcpy(&v, p + i + 8 * a, sizeof(v));
+#if defined(__AVX512F__)
+      // one 8-wide conversion (the generic vector code gets split into two halves and an insert)
+      const D8 d = reinterpret_cast<D8>(_mm512_maskz_cvtps_pd(0xFF, reinterpret_cast<__m256>(v)));
+#else
       const D8 d = __builtin_convertvector(v, D8);
+#endif
       s[a] += d;
       q[a] += d * d;
       lo[a] = v < lo[a] ? v : lo[a];
