@@ -100,7 +100,8 @@ def plot_cines(rows: list[tuple[str, np.ndarray, int]], path: Path) -> Path:
 
 def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, shared_data: str | Path | None = None,
                        n_subjects: int = 3) -> list[Path]:
-    """PNGs of the first subjects with a disease and a healthy one, beside the real fixtures."""
+    """PNGs beside the real fixtures: ECG grids of a healthy subject and a few diseased ones, and one
+    cine figure (ED, ES, |ED - ES|) of a healthy subject, a DCM, an HCM and the highest LV mass."""
     import pandas as pd
 
     from ..io.cmr import read_cmr
@@ -109,10 +110,12 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, shared_data:
     out_dir.mkdir(parents=True, exist_ok=True)
     subj = pd.read_parquet(cohort_dir / "subjects.parquet")
     truth = pd.read_parquet(cohort_dir / "truth.parquet") if (cohort_dir / "truth.parquet").is_file() else None
+    phen = pd.read_parquet(cohort_dir / "phenotypes.parquet")
     picks = list(range(min(n_subjects, len(subj))))
-    if truth is not None:                              # prefer a varied set: healthy, CAD/MI, CM, PH
-        wanted = [truth.index[(truth.cad == 0) & truth.cm.isna() & (truth.ph == 0) & (truth.hf == 0)],
-                  truth.index[truth.mi_territory.notna()], truth.index[truth.cm.notna()], truth.index[truth.ph > 0]]
+    if truth is not None:                              # a varied set: healthy, DCM, HCM, high LV mass, MI, PH
+        healthy = (truth.cad == 0) & truth.cm.isna() & (truth.ph == 0) & (truth.hf == 0)
+        wanted = [truth.index[healthy], truth.index[truth.cm == "DCM"], truth.index[truth.cm == "HCM"],
+                  [int(phen.LVM.idxmax())], truth.index[truth.mi_territory.notna()], truth.index[truth.ph > 0]]
         picks = list(dict.fromkeys(int(w[0]) for w in wanted if len(w)))[:max(n_subjects, 1) + 1] or picks
     paths: list[Path] = []
     cine_rows = []
@@ -126,10 +129,13 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, shared_data:
                                         ("CAD" if t.cad > 0 else ""), "HF" if t.hf > 0 else "",
                                         str(t.cm) if isinstance(t.cm, str) else "", "PH" if t.ph > 0 else "",
                                         "LBBB" if t.lbbb else ""] if x) or "no disease"
+        if i == int(phen.LVM.idxmax()):
+            tag = f"{tag}, highest LV mass" if tag else "highest LV mass"
         title = f"synthetic {row.subject_id} ({row.sex}, {row.age:.0f} y; {tag})"
         paths.append(plot_ecg_grid(sig, fs, title, out_dir / f"ecg_{row.subject_id}.png"))
-        cine_rows.append((f"synthetic {row.subject_id}\n{tag}", read_cmr(cohort_dir / row.cmr_path),
-                          int(row.cmr_es_frame)))
+        p = phen.iloc[i]
+        cine_rows.append((f"synthetic {row.subject_id}\n{tag}\nEDV {p.LVEDV:.0f} ESV {p.LVESV:.0f} LVM {p.LVM:.0f}",
+                          read_cmr(cohort_dir / row.cmr_path), int(row.cmr_es_frame)))
     shared = Path(shared_data) if shared_data else default_shared_data()
     if shared is not None:
         real = shared / "ecg" / "cinc2021" / "HR06000.hea"

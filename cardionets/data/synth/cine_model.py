@@ -328,7 +328,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                      u=u2, v=v2, base=base, a_ed=a_ed, lv_plane=lv_plane)
     # ---- tissues (bSSFP-like relative signal) --------------------------------------------------------
     blood = 1.0
-    myo = rng.uniform(0.22, 0.32)
+    myo = rng.uniform(0.26, 0.36)
     fat = rng.uniform(0.62, 0.82)
     v_rv_out = float(v_crux[0] - d0_rv[0]) - 4.0
     bg = _background(rng, X, Y, u2, v2, size, px, fat, lv_out=w_ed + float(t_lat[0, 1]), a_ed=a_ed,
@@ -386,7 +386,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         ring = np.maximum(np.maximum(np.abs(mid) - 1.6, (0.78 - arel) * T(half)), arel - 1.2)
         paint(np.where(is_open, np.minimum(leaflet, ring), closed), myo * 1.3)
     # ---- image formation ---------------------------------------------------------------------------
-    img = blur3(img, 0.7)
+    img = blur3(img, 0.75)
     gx, gy = rng.normal(0, 0.12, 2)
     yy, xx = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
     shading = (1.0 + gx * xx + gy * yy - rng.uniform(0.1, 0.35) * (xx ** 2 + yy ** 2)
