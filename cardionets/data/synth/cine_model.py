@@ -86,7 +86,7 @@ def volume_curves(ph: dict[str, float], hr: float, n: int = N_FRAMES) -> tuple[d
 
 
 # ---- shape helpers ---------------------------------------------------------------------------------
-_VALVE_GAP = 3.0   # mm between ventricular and atrial blood at a closed valve (annulus, leaflets)
+_VALVE_GAP = 3.5   # mm between ventricular and atrial blood at a closed valve (annulus, leaflets)
 _CONE = 6.0       # slope of the cone that continues a profile past its apex (keeps distances signed)
 
 
@@ -384,7 +384,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         leaflet = np.maximum(np.abs(arel - 0.75 + 0.15 * depth / T(half)) * T(half) - 0.75,
                              np.maximum(depth - 0.75 * T(half), -depth))
         ring = np.maximum(np.maximum(np.abs(mid) - 1.6, (0.78 - arel) * T(half)), arel - 1.2)
-        paint(np.where(is_open, np.minimum(leaflet, ring), closed), myo * 1.3)
+        paint(np.where(is_open, np.minimum(leaflet, ring), closed), myo)
     # ---- image formation ---------------------------------------------------------------------------
     img = blur3(img, 0.75)
     gx, gy = rng.normal(0, 0.12, 2)
@@ -436,10 +436,12 @@ def _background(rng, X, Y, u2, v2, size, px, fat, *, lv_out, a_ed, v_rv_out, a_l
     # anterior chest wall (image top): muscle, subcutaneous fat, skin, air
     in_heart = (u2 > 0) & (v2 > v_rv_out) & (v2 < lv_out) & (u2 < a_ed)
     y_heart_top = float(np.min(np.where(in_heart, Y, np.inf))) if in_heart.any() else float(Y.min())
-    wav = 4.0 * np.sin(X / 37.0 + rng.uniform(0, 6.28))
-    y_wall = y_heart_top - rng.uniform(4.0, 16.0) + wav
-    put(Y - y_wall, soft * 0.9)
-    y_fat = y_wall - rng.uniform(10.0, 18.0)
-    put(Y - y_fat, fat * 0.95)
-    put(Y - (y_fat - rng.uniform(8.0, 20.0)), 0.0)
+    # the inner surface of the chest wall is an arc (the rib cage seen in the oblique plane)
+    radius = rng.uniform(150.0, 260.0)
+    cx, cy = rng.normal(0.0, 30.0), y_heart_top - rng.uniform(4.0, 16.0) + radius
+    r = np.sqrt((X - cx) ** 2 + (Y - cy) ** 2) + 3.0 * _smooth_noise(rng, size, 6.0)
+    put(radius - r, soft * 0.9)                                  # intercostal muscle
+    r_fat = radius + rng.uniform(10.0, 18.0)
+    put(r_fat - r, fat * 0.95)                                   # subcutaneous fat
+    put(r_fat + rng.uniform(8.0, 20.0) - r, 0.0)                 # air
     return bg
