@@ -1,10 +1,12 @@
 """A bSSFP-like 4-chamber long-axis cine over one cardiac cycle, drawn from the phenotypes.
 
 Heart frame (millimetres): u along the LV long axis from the mitral annulus centre at end-diastole
-(u = 0) to the apex, v across it, positive towards the LV lateral wall. Every structure is a smooth
-implicit shape evaluated on the pixel grid for all frames at once (numpy broadcasting of per-frame
-parameters [n, 1, 1] against static [H, W] coordinates); an approximate signed distance
-F / |grad F| gives each edge a one-pixel partial-volume ramp.
+(u = 0) to the apex, v across it, positive towards the LV lateral wall (the frame bends slightly
+and is warped by a smooth ~1.5 mm random displacement field). Every structure is evaluated on the
+pixel grid for all frames at once: ventricular edges are per-frame profiles v = f(u) tabulated on
+0.3 mm u-steps ([n, L] tables) and gathered onto the grid with one precomputed index, turned into a
+signed distance by the edge's slope; atria, papillary muscle and valves are per-frame ellipses and
+bands in shifted static coordinates. Every edge gets a one-pixel partial-volume ramp.
 
 * LV cavity: a bullet |v - v_lv| < w q(s) sqrt(1 - s^m), s = (u - B) / a in [0, 1], with a slight
   narrowing q towards the mitral annulus; its volume pi w^2 a I_v (I_v = mean of q^2 (1 - s^m))
@@ -16,12 +18,12 @@ F / |grad F| gives each edge a one-pixel partial-volume ramp.
 * RV: a crescent measured from the septal epicardium: 0 < v' < D(u), v' the distance into the RV
   from the septal surface, D a bullet profile from the tricuspid annulus (a few mm more apical than
   the mitral) to an RV apex short of the LV apex. Its area D0 L J tracks (V / kappa)^(2/3); the
-  tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall ~3.5 mm (thicker in PH).
+  tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall ~3.2 mm (thicker in PH).
 * LA, RA: ellipses on either side of a straight interatrial septum running down from the crux,
   cut at their annulus; areas track (V / kappa)^(2/3) of the atrial volume curves (reservoir filling
   in ventricular systole, emptying in early diastole and atrial systole); 2 mm walls.
-* Valves: mitral and tricuspid leaflets closed (a line bowed towards the atrium) in systole and
-  around end-diastole, open into the ventricle during filling. Papillary muscle, RV trabeculation
+* Valves: a 3.5 mm annulus band; leaflets closed (bowed towards the atrium, thick annulus at the
+  hinges) in systole and around end-diastole, open into the ventricle during filling. Papillary muscle, RV trabeculation
   and moderator band.
 * Around it: epicardial fat (thicker in the AV grooves and along the RV free wall), lungs with
   vessels, liver under the right heart, descending aorta behind the LA, chest wall with
@@ -358,7 +360,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     paint(heart - fat_t, (fat * (0.92 + 0.08 * patch)).astype(_F))
     flow = (1.0 + 0.04 * _smooth_noise(rng, size, 3.0)).astype(_F)
     paint(atria_out, myo * 1.1)                              # atrial walls and interatrial septum
-    paint(np.minimum(la_cav, ra_cav + 0.0), blood * 0.93 * flow)
+    paint(np.minimum(la_cav, ra_cav), blood * 0.93 * flow)
     paint(ventricles, myo * (1.0 + 0.06 * patch))
     paint(np.minimum(rv_cav, lv_cav), blood * flow)
     # lateral papillary muscle at mid-cavity, RV moderator band
