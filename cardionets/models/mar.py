@@ -47,6 +47,7 @@ class MARConfig:
     diffusion_steps: int = 1000    # training schedule length
     sampling_steps: int = 100      # respaced steps at inference
     diffusion_batch_mul: int = 4   # each masked token is noised this many times per step (MAR)
+    loss_weight_max: float = 1.0   # eps-MSE weight clamp(1/SNR, 1, this); 1 = MAR's uniform weighting
 
     def __post_init__(self):
         self.latent_size = tuple(int(s) for s in self.latent_size)
@@ -113,12 +114,17 @@ def decoding_schedule(num_tokens: int, steps: int = 16) -> list[int]:
 
 
 def diffusion_loss(head: nn.Module, x0: torch.Tensor, cond: torch.Tensor, *, num_steps: int = 1000,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None, weight_max: float = 1.0) -> torch.Tensor:
     """Per-token hybrid diffusion loss (improved DDPM, as MAR trains its head): [N].
 
     x0 [N, D] clean tokens, cond [N, W] per-token conditions. The head predicts noise and the
     interpolation v in [-1, 1] between log beta_t and the clipped log posterior variance; the loss is
     MSE(eps) + the variational bound term for the variance (mean stop-gradient), in bits per value.
+
+    ``weight_max`` > 1 weights the eps MSE by clamp(1 / SNR(t), 1, weight_max) (SNR = abar / (1 - abar)):
+    the eps MSE in x0 units at large t, truncated. MAR's uniform weighting (1) leaves the large-t terms,
+    where the token's coarse content is decided, with a tiny share of the loss; a short CPU training
+    then ignores the condition there (x0-hat at t = 900 no better than the prior).
     """
     N, D = x0.shape
     betas = cosine_betas(num_steps).to(x0.device)  # the schedule the sampler respaces
@@ -135,6 +141,8 @@ def diffusion_loss(head: nn.Module, x0: torch.Tensor, cond: torch.Tensor, *, num
     out = head(x_t, t, cond)  # [N, 2D]: eps, variance interpolation
     eps, v = out[:, :D], out[:, D:]
     mse = (eps - noise).pow(2).mean(1)
+    if weight_max > 1.0:
+        mse = mse * g((1.0 - ab) / ab).clamp(1.0, weight_max)[:, 0]
     frac = (v + 1.0) / 2.0
     model_logvar = frac * g(torch.log(betas)) + (1.0 - frac) * g(post_logvar)
     pred_x0 = g(1.0 / ab).sqrt() * x_t - g(1.0 / ab - 1.0).sqrt() * eps.detach()
@@ -223,7 +231,8 @@ class MAR(nn.Module):
         m, sel = cfg.diffusion_batch_mul, mask.reshape(-1).bool()      # sel: [B*L]
         target = tokens.reshape(B * cfg.num_tokens, -1)[sel].repeat(m, 1)  # [m*M, D], M masked tokens
         zc = z.reshape(B * cfg.num_tokens, -1)[sel].repeat(m, 1)           # [m*M, W]
-        per = diffusion_loss(self.head, target, zc, num_steps=cfg.diffusion_steps, generator=generator)
+        per = diffusion_loss(self.head, target, zc, num_steps=cfg.diffusion_steps, generator=generator,
+                             weight_max=cfg.loss_weight_max)
         per = per.reshape(m, -1).mean(0)  # [M]: each masked token's loss averaged over its m noisings
         loss = per.mean()
         check_finite(loss, "MAR diffusion loss")

@@ -54,3 +54,17 @@ def test_identity_init_predicts_the_noise_at_large_t():
         assert "width" in str(e)
     else:
         raise AssertionError("identity_init_ accepted a head narrower than token_dim + 2")
+
+
+def test_truncated_snr_weighting_of_the_eps_loss():
+    from cardionets.models.mar import diffusion_loss
+
+    head = SimpleMLPAdaLN(DiffusionHeadConfig(token_dim=8, cond_dim=4, width=16, depth=1))
+    x0, c = torch.randn(64, 8), torch.randn(64, 4)
+    kw = dict(num_steps=1000)
+    plain = diffusion_loss(head, x0, c, generator=torch.Generator().manual_seed(0), **kw)
+    same = diffusion_loss(head, x0, c, generator=torch.Generator().manual_seed(0), weight_max=1.0, **kw)
+    heavy = diffusion_loss(head, x0, c, generator=torch.Generator().manual_seed(0), weight_max=20.0, **kw)
+    assert torch.equal(plain, same)
+    # the zero-initialised head has eps MSE ~1 everywhere: weights in [1, 20], > 1 where SNR < 1 (t > ~500)
+    assert torch.all(heavy >= plain - 1e-6) and torch.any(heavy > 5 * plain) and heavy.max() <= 20 * plain.max() + 1
