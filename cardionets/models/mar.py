@@ -319,8 +319,10 @@ class _Clock:
 
 
 def mar_tiny(**kw) -> MAR:
-    """CPU preset: 4 layers of width 256, head 3 x 384 (wider than the 320-value tokens: see MARConfig)."""
-    return MAR(MARConfig(**{"width": 256, "depth": 4, "heads": 4, "head_width": 384, "dropout": 0.0, **kw}))
+    """CPU preset: 4 layers of width 256, head 3 x 384 (wider than the 320-value tokens: see MARConfig), eps
+    loss weighted by clamp(1/SNR, 1, 20) (a short training otherwise ignores the condition at large t)."""
+    return MAR(MARConfig(**{"width": 256, "depth": 4, "heads": 4, "head_width": 384, "dropout": 0.0,
+                            "loss_weight_max": 20.0, **kw}))
 
 
 def mar_base(**kw) -> MAR:
