@@ -39,10 +39,17 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     cohort, run = Path(args.cohort), Path(args.run)
-    idx = np.load(run / "test_predictions.npz")["index"]
+    from cardionets.data import Cohort
+
+    # test_predictions.npz holds positions *within the test split*; the split itself is rebuilt from the
+    # run's seed, exactly as training did, and maps them to cohort rows (using the positions directly as
+    # cohort rows would score the first subjects of the cohort, mostly training subjects).
+    seed = int(json.loads((run / "config.json").read_text())["config"]["seed"])
+    pos = np.load(run / "test_predictions.npz")["index"]
+    rows = np.asarray(Cohort(cohort).datasets("ecg", seed=seed)["test"].indices)[pos]
     subjects = pd.read_parquet(cohort / "subjects.parquet")
     phen = pd.read_parquet(cohort / "phenotypes.parquet").set_index("subject_id")
-    test = subjects.iloc[idx]
+    test = subjects.iloc[rows]
     model = load_screen_model(run)
     x = np.stack([preprocess_ecg(read_ecg(cohort / p)).signal for p in test["ecg_path"]]).astype(np.float32)
     y = phen.loc[test["subject_id"], model.phenotype_names].to_numpy(np.float64)
