@@ -5,11 +5,6 @@ lead becomes ``[SEP, p_1 .. p_30, SEP]`` (32 tokens), so 12 leads give 384 token
 a positional embedding (32 slots shared by all leads) and the learned embedding of its lead. There
 is no CLS token: the ECG feature is the mean over the non-SEP tokens, then LayerNorm.
 
-Positions are a fixed 1-D sine-cosine table over the 30 patch slots with zero vectors in the two SEP
-slots, as in ST-MEM's pretraining: its entries are of the size of the LayerNorm-ed patch tokens, so
-the position signal is there from the first step (a learned table initialised at std 0.02 is 50
-times smaller than the tokens it is added to).
-
 Lead subsets are explicit: pass ``leads=[...]`` (indices into :data:`LEAD_NAMES` or the names
 themselves) with an input of ``len(leads)`` channels; an input with fewer than 12 channels and no
 ``leads`` raises instead of silently broadcasting the lead embeddings (a pitfall of the original).
@@ -19,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 from ..errors import InputError
-from .blocks import Block, init_weights, sincos_1d
+from .blocks import Block, init_weights
 
 LEAD_NAMES = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -44,14 +38,6 @@ class ECGEncoderConfig:
     @property
     def num_patches(self) -> int:
         return self.seq_len // self.patch_size
-
-
-def ecg_positions(dim: int, num_patches: int) -> torch.Tensor:
-    """[N+2, dim] position table of the slots SEP, p_1..p_N, SEP: sine-cosine over the patches, zero
-    for both SEPs (they are told apart by the SEP embedding and their neighbours)."""
-    table = np.zeros((num_patches + 2, dim))
-    table[1:-1] = sincos_1d(dim, np.arange(num_patches))
-    return torch.from_numpy(table).float()
 
 
 def resolve_leads(leads: Sequence[int | str] | None, channels: int, n_leads: int = 12) -> list[int]:
@@ -89,14 +75,14 @@ class ECGEncoder(nn.Module):
         self.cfg = cfg
         D, P = cfg.width, cfg.patch_size
         self.patch_embed = nn.Sequential(nn.LayerNorm(P), nn.Linear(P, D), nn.LayerNorm(D))
-        self.register_buffer("pos_embed", ecg_positions(D, cfg.num_patches), persistent=False)  # [N+2, D], fixed
+        self.pos_embed = nn.Parameter(torch.zeros(cfg.num_patches + 2, D))  # slots: SEP, p_1..p_N, SEP
         self.lead_embed = nn.Parameter(torch.zeros(cfg.n_leads, D))
         self.sep_embed = nn.Parameter(torch.zeros(D))
         dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(Block(D, cfg.heads, cfg.mlp_ratio, cfg.dropout, dpr[i]) for i in range(cfg.depth))
         self.norm = nn.LayerNorm(D, eps=1e-6)
         self.apply(init_weights)
-        for p in (self.lead_embed, self.sep_embed):
+        for p in (self.pos_embed, self.lead_embed, self.sep_embed):
             nn.init.normal_(p, std=0.02)
 
     @property

@@ -2,12 +2,8 @@
 
 75% of the patches of every lead are masked independently per lead; the encoder sees the visible
 patches of all leads (plus their SEP tokens) in one sequence; a light decoder (width 256, 4 blocks)
-puts mask tokens back in place and predicts the 75 samples of every patch. The decoder runs **lead
-by lead** (its attention never crosses leads, as in ST-MEM), so whatever a masked patch can borrow
-from the other leads at the same time must pass through the encoder's tokens: that is what makes
-the encoder learn the spatio-temporal structure. Decoder positions are the encoder's fixed
-sine-cosine table. The loss is the mean squared error over the masked patches only (optionally on
-per-patch normalised targets).
+puts mask tokens back in place and predicts the 75 samples of every patch. The loss is the mean
+squared error over the masked patches only (optionally on per-patch normalised targets).
 """
 from __future__ import annotations
 
@@ -19,7 +15,7 @@ import torch.nn as nn
 
 from ..errors import InputError
 from .blocks import Block, check_finite, init_weights, random_keep
-from .ecg_encoder import ECGEncoder, ECGEncoderConfig, ecg_config, ecg_positions, resolve_leads
+from .ecg_encoder import ECGEncoder, ECGEncoderConfig, ecg_config, resolve_leads
 
 
 @dataclass
@@ -41,14 +37,14 @@ class ECGMaskedAutoencoder(nn.Module):
         self.encoder = ECGEncoder(e)
         self.decoder_embed = nn.Linear(e.width, Dd)
         self.mask_token = nn.Parameter(torch.zeros(Dd))
-        self.register_buffer("decoder_pos", ecg_positions(Dd, e.num_patches), persistent=False)  # [N+2, Dd], fixed
+        self.decoder_pos = nn.Parameter(torch.zeros(e.num_patches + 2, Dd))
         self.decoder_lead = nn.Parameter(torch.zeros(e.n_leads, Dd))
         self.decoder_blocks = nn.ModuleList(Block(Dd, cfg.decoder_heads) for _ in range(cfg.decoder_depth))
         self.decoder_norm = nn.LayerNorm(Dd, eps=1e-6)
         self.decoder_pred = nn.Linear(Dd, e.patch_size)
         for m in (self.decoder_embed, self.decoder_blocks, self.decoder_norm, self.decoder_pred):
             m.apply(init_weights)
-        for p in (self.mask_token, self.decoder_lead):
+        for p in (self.mask_token, self.decoder_pos, self.decoder_lead):
             nn.init.normal_(p, std=0.02)
 
     def forward_encoder(self, x: torch.Tensor, leads: list[int], mask_ratio: float, noise: torch.Tensor | None = None):
@@ -78,7 +74,7 @@ class ECGMaskedAutoencoder(nn.Module):
         full = full + self.decoder_pos[1:N + 1] + lead
         first = y[:, :, :1] + self.decoder_pos[0] + lead
         last = y[:, :, -1:] + self.decoder_pos[N + 1] + lead
-        z = torch.cat([first, full, last], dim=2).reshape(B * C, N + 2, Dd)  # one sequence per lead: [B*C, N+2, Dd]
+        z = torch.cat([first, full, last], dim=2).reshape(B, C * (N + 2), Dd)  # [B, C*(N+2), Dd]
         for blk in self.decoder_blocks:
             z = blk(z)
         z = self.decoder_pred(self.decoder_norm(z)).reshape(B, C, N + 2, -1)  # [B, C, N+2, P]
