@@ -198,13 +198,14 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
         try:
             if job.run not in seen:
                 t0 = time.perf_counter()
-                reused = is_done(runs / job.run)
+                state = ("reused" if is_done(runs / job.run) else
+                         "evaluated (its finished training reused)" if run_finished(runs / job.run) else "trained")
                 mod = "cmr" if job.init == "cmr_ref" else "ecg"
                 sets = data.splits(mod, grid.main_disease if job.kind == "ratio" else None,
                                    job.key if job.kind == "ratio" else None)
                 seen[job.run] = run_finetune(finetune_cfg(job), *sets, features=job.features)
                 timings[job.run] = time.perf_counter() - t0
-                echo(f"  {job.run}: {'reused' if reused else 'trained'} ({timings[job.run]:.0f} s)")
+                echo(f"  {job.run}: {state} ({timings[job.run]:.0f} s)")
             _collect(res, job, seen[job.run], grid, data, EmbeddingSet, PhenotypePredictions)
         except CardioNetsError as exc:  # e.g. too few subjects with a label for one batch
             not_run[label] = str(exc)
