@@ -11,10 +11,17 @@ A shard is written to a temporary file, fsynced, renamed into place (``os.replac
 POSIX) and the directory fsynced: after a SIGKILL at any point a shard is either fully there or not
 at all. Resume reads the ``path`` column of the committed shards and skips those records; reading
 (and merging) keeps the first row per path, so even a duplicate could never reach the output.
+
+Fault injection (for the kill-resume test, so its kills land at known points instead of racing a
+timer): ``CARDIONETS_FAILPOINT=<point>:<n>`` makes the process SIGKILL itself at the n-th time it
+reaches ``<point>`` in this process, where ``<point>`` is ``before_rename`` (a shard's temp file is
+written and fsynced, not yet renamed) or ``after_commit`` (the shard and its directory entry are
+durable). Unset, it costs one dictionary lookup per shard.
 """
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -68,6 +75,30 @@ def rows_table(loaded: list[Loaded], phen: np.ndarray | None, prob: np.ndarray |
     return pa.table(cols, schema=sch)
 
 
+FAILPOINT_ENV = "CARDIONETS_FAILPOINT"
+FAILPOINTS = ("before_rename", "after_commit")
+_hits: dict[str, int] = {}
+
+
+def failpoint(point: str) -> None:
+    """SIGKILL this process if ``$CARDIONETS_FAILPOINT`` names ``point`` and this is its n-th hit."""
+    spec = os.environ.get(FAILPOINT_ENV)
+    if not spec:
+        return
+    name, _, n = spec.partition(":")
+    if name not in FAILPOINTS:
+        raise ValueError(f"{FAILPOINT_ENV}={spec!r}: unknown point {name!r} (known: {', '.join(FAILPOINTS)})")
+    try:
+        target = int(n or "1")
+    except ValueError:
+        raise ValueError(f"{FAILPOINT_ENV}={spec!r}: the hit count after ':' must be an integer") from None
+    if name != point:
+        return
+    _hits[point] = _hits.get(point, 0) + 1
+    if _hits[point] == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _fsync_dir(d: Path) -> None:
     fd = os.open(d, os.O_RDONLY)
     try:
@@ -83,6 +114,7 @@ def atomic_write_table(table: pa.Table, dest: Path) -> None:
         pq.write_table(table, fh, compression="zstd")
         fh.flush()
         os.fsync(fh.fileno())
+    failpoint("before_rename")
     os.replace(tmp, dest)
     _fsync_dir(dest.parent)
 
@@ -112,6 +144,7 @@ class ShardStore:
         dest = self.dir / f"part-{self.run}-{self.seq:06d}.parquet"
         self.seq += 1
         atomic_write_table(table, dest)
+        failpoint("after_commit")
         return dest
 
     def read_all(self) -> pa.Table:
