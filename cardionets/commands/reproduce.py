@@ -1,8 +1,9 @@
 """`cardionets reproduce`: the paper's comparison on a cohort in one command -- pretraining,
 alignment and every baseline (scratch, ssl, phen_sup, cardionets, cmr_ref) for phenotype regression
 and screening of CAD, HF, CM (PH where labelled), negative:positive ratios, label efficiency,
-cardiomyopathy subtypes, ECG-CMR similarity maps, t-SNE of embeddings and, with --generator, the
-generator's metrics -- into a self-contained HTML report with results.json and PNGs.
+cardiomyopathy subtypes, ECG-CMR similarity maps, t-SNE of embeddings, with --kfold K a k-fold
+cross-validation of the main disease and, with --generator, the generator's metrics -- into a
+self-contained HTML report with results.json and PNGs.
 
 Resumable: run it again with the same --out and finished runs are reused, not retrained.
 See docs/reproduce.md for the grid of each preset and its cost."""
@@ -26,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fraction-models", default=None, help="comma-separated models of the label-efficiency study")
     p.add_argument("--screening", choices=["multilabel", "binary"], default=None,
                    help="one multi-label model per init (tiny default) or one binary model per disease (base default)")
+    p.add_argument("--kfold", type=int, default=None, metavar="K",
+                   help="add K-fold cross-validation of the main disease (K >= 3; 0 = off, the default): "
+                        "per-fold AUC, mean +/- SD and the pooled AUC")
+    p.add_argument("--kfold-models", default=None, help="comma-separated models of the k-fold study (scratch,cardionets)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs (paper: 1,000)")
     p.add_argument("--n-perm", type=int, default=10000, help="permutations of the paired tests (paper: 10,000)")
     p.add_argument("--set", action="append", default=[], metavar="STAGE:KEY=VALUE",
@@ -53,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         changes["fraction_models"] = tuple(args.fraction_models.split(","))
     if args.screening:
         changes["screening"] = args.screening
+    if args.kfold is not None:
+        changes["kfold"] = args.kfold
+    if args.kfold_models:
+        changes["kfold_models"] = tuple(args.kfold_models.split(","))
     grid = grid_for(args.preset, **changes)
     res = reproduce(args.cohort, args.out, args.preset, grid=grid, generator=args.generator, seed=args.seed,
                     n_boot=args.n_boot, n_perm=args.n_perm, progress=not args.no_progress)

@@ -306,7 +306,10 @@ def _kfold(st: dict, res: Results) -> str:
                      f"{r['mean']:.3f} ± {r['std']:.3f}", _iv(r["pooled_ci"])], m == res.reference)
                 for m, r in block.items()]
         out.append(f"<h3>{_e(t)}</h3>" + _table(header, rows))
-    out.append('<p class="note">Pooled: AUC of all held-out predictions concatenated over folds.</p>')
+    note = "Pooled: AUC of all held-out predictions concatenated over folds (bootstrap 95% CI)."
+    if res.meta.get("kfold_note"):
+        note += " " + str(res.meta["kfold_note"])
+    out.append(f'<p class="note">{_e(note)}</p>')
     return "".join(out)
 
 

@@ -31,6 +31,8 @@ class Grid:
     fraction_task: str = "main"  # "main" (binary main disease) or "phenotypes"
     fraction_models: tuple[str, ...] = ("scratch", "cardionets")
     subtypes: bool = True  # DCM / HCM / RCM, every model
+    kfold: int = 0  # k-fold cross-validation of the main disease (0: off; k >= 3: fold i test, fold i+1 val)
+    kfold_models: tuple[str, ...] = ("scratch", "cardionets")
     finetune_epochs: int | None = 2  # None = the preset's epochs
     similarity_n: int = 32  # test subjects in the ECG-CMR similarity maps
     probe_n: int = 512  # training subjects for the baselines' ridge probe into the CMR space
@@ -40,7 +42,8 @@ class Grid:
         return asdict(self)
 
     def validate(self) -> "Grid":
-        bad = [m for m in (*self.models, *self.ratio_models, *self.fraction_models) if m not in MODELS]
+        bad = [m for m in (*self.models, *self.ratio_models, *self.fraction_models, *self.kfold_models)
+               if m not in MODELS]
         if bad:
             raise InputError(f"unknown model(s) {bad}; models: {', '.join(MODELS)}")
         if self.screening not in ("multilabel", "binary"):
@@ -51,6 +54,8 @@ class Grid:
             raise InputError(f"label fractions must be in (0, 1], got {self.fractions}")
         if any(int(r) < 1 for r in self.ratios):
             raise InputError(f"negative:positive ratios must be >= 1, got {self.ratios}")
+        if self.kfold != 0 and int(self.kfold) < 3:
+            raise InputError(f"kfold must be 0 (off) or >= 3 (a test, a validation and a training fold), got {self.kfold}")
         if self.fraction_task not in ("main", "phenotypes"):
             raise InputError(f"fraction_task must be 'main' or 'phenotypes', got {self.fraction_task!r}")
         return self
