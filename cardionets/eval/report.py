@@ -186,7 +186,9 @@ def _roc_and_calibration(st: dict, res: Results, figs: _Figures, colors) -> tupl
     roc_html = figs.add(plots.roc_figure(roc, colors), "roc", "ROC curves on the test split, AUC in the legend.")
     cal_html = figs.add(plots.calibration_figure(cal, colors), "calibration",
                         "Calibration: observed fraction of positives against mean predicted probability, "
-                        "10 quantile bins.")
+                        "10 quantile bins. CardioNets' screening heads are trained with positive-class "
+                        "weights (negatives / positives), which lifts scores above the observed prevalence: "
+                        "AUC and the validation threshold are unaffected, the scores are not risks.")
     if cal_notes:
         cal_html += '<p class="note">' + "<br>".join(_e(n) for n in cal_notes) + "</p>"
     return roc_html, cal_html
