@@ -102,14 +102,23 @@ class _Data:
         self.cohort = Cohort(cohort_dir)
         self.seed, self.eval_crops = seed, eval_crops
         self._ds: dict[str, dict] = {}
+        self._folds: dict[int, list[np.ndarray]] = {}
 
-    def get(self, modality: str) -> dict:
-        if modality not in self._ds:
+    def get(self, modality: str, fold: tuple[int, int] | None = None) -> dict:
+        """The datasets of the 60/20/20 split, or with ``fold=(k, i)`` those of fold ``i`` of ``k``
+        (subject-grouped, stratified folds of the whole cohort; :func:`kfold_split`)."""
+        key = modality if fold is None else f"{modality}:fold{fold[1]}of{fold[0]}"
+        if key not in self._ds:
             kw: dict[str, Any] = {"n_crops": self.eval_crops}
             if modality in ("cmr", "paired"):
                 kw["cmr_cache"] = True
-            self._ds[modality] = self.cohort.datasets(modality, seed=self.seed, **kw)
-        return self._ds[modality]
+            if fold is not None:
+                k, i = fold
+                if k not in self._folds:
+                    self._folds[k] = self.cohort.kfold(k, seed=self.seed)
+                kw["split"] = kfold_split(self._folds[k], i)
+            self._ds[key] = self.cohort.datasets(modality, seed=self.seed, **kw)
+        return self._ds[key]
 
     def splits(self, modality: str, disease: str | None = None, ratio: int | None = None) -> tuple:
         ds = self.get(modality)
@@ -125,19 +134,6 @@ class _Data:
             y = self.cohort.labels[np.asarray(s.indices), j]
             out.append(Subset(s, negative_sample(y, ratio, seed=self.seed + 101 * k).tolist()))
         return tuple(out)
-
-    def fold(self, modality: str, k: int, i: int) -> tuple:
-        """(train, val, test) datasets of fold ``i`` of ``k`` (subject-grouped, stratified folds of
-        the whole cohort; with k = 5 and the same seed they are the folds of the 60/20/20 split)."""
-        key = f"{modality}:fold{i}of{k}"
-        if key not in self._ds:
-            kw: dict[str, Any] = {"n_crops": self.eval_crops}
-            if modality in ("cmr", "paired"):
-                kw["cmr_cache"] = True
-            split = kfold_split(self.cohort.kfold(k, seed=self.seed), i)
-            self._ds[key] = self.cohort.datasets(modality, seed=self.seed, split=split, **kw)
-        ds = self._ds[key]
-        return ds["train"], ds["val"], ds["test"]
 
     def labels(self, split: str, disease: str) -> np.ndarray:
         idx = self.get("ecg")["split"][split]
@@ -228,7 +224,8 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
                          "evaluated (its finished training reused)" if run_finished(runs / job.run) else "trained")
                 mod = "cmr" if job.init == "cmr_ref" else "ecg"
                 if job.kind == "kfold":
-                    sets = data.fold(mod, *job.key)
+                    ds = data.get(mod, fold=job.key)
+                    sets = (ds["train"], ds["val"], ds["test"])
                 else:
                     sets = data.splits(mod, grid.main_disease if job.kind == "ratio" else None,
                                        job.key if job.kind == "ratio" else None)
@@ -243,24 +240,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
             bar.update(1)
     if bar is not None:
         bar.close()
-    for d, per_model in list(res.kfold.items()):  # a model is summarised only with every fold present
-        for m, folds in list(per_model.items()):
-            missing = [i + 1 for i, f in enumerate(folds) if f is None]
-            one_class = [i + 1 for i, f in enumerate(folds) if f is not None and len(np.unique(f.y_true)) < 2]
-            if missing or one_class:
-                not_run[f"kfold:{d}:{m}"] = (f"fold(s) {missing} of {len(folds)} did not run" if missing else
-                                             f"test fold(s) {one_class} hold a single class (no AUC)")
-                del per_model[m]
-        if not per_model:
-            del res.kfold[d]
-    if grid.kfold:
-        res.meta["kfold_note"] = (
-            f"{grid.kfold} subject-grouped folds of the whole cohort, stratified by disease: fold i is the test "
-            f"set, fold i+1 the validation set (epoch choice, threshold), the other {grid.kfold - 2} train. "
-            "The pretrained encoders (ssl, cardionets, cmr_ref inits) saw the unlabelled ECGs/CMRs of the "
-            "60/20/20 split's training subjects, so a test fold can hold subjects whose recordings (never their "
-            "labels) pretrained them" + (f"; with k = 5 fold 5 is the split's own test set, which they never saw."
-                                         if grid.kfold == 5 else "."))
+    _finish_kfold(res, grid, not_run)
 
     # 3. interpretability maps, generator
     t0 = time.perf_counter()
@@ -304,6 +284,29 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
                "total_seconds": total, "not_run": not_run, "runs_dir": str(runs)}
     (out / "reproduce.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def _finish_kfold(res, grid: Grid, not_run: dict[str, str]) -> None:
+    """Keep a model's k-fold results only with every fold present and two classes in each test
+    fold (else list it in ``not_run``), and note how the folds were made."""
+    for d, per_model in list(res.kfold.items()):
+        for m, folds in list(per_model.items()):
+            missing = [i + 1 for i, f in enumerate(folds) if f is None]
+            one_class = [i + 1 for i, f in enumerate(folds) if f is not None and len(np.unique(f.y_true)) < 2]
+            if missing or one_class:
+                not_run[f"kfold:{d}:{m}"] = (f"fold(s) {missing} of {len(folds)} did not run" if missing else
+                                             f"test fold(s) {one_class} hold a single class (no AUC)")
+                del per_model[m]
+        if not per_model:
+            del res.kfold[d]
+    if grid.kfold:
+        res.meta["kfold_note"] = (
+            f"{grid.kfold} subject-grouped folds of the whole cohort, stratified by disease: fold i is the test "
+            f"set, fold i+1 the validation set (epoch choice, threshold), the other {grid.kfold - 2} train. "
+            "The pretrained encoders (ssl, cardionets, cmr_ref inits) saw the unlabelled ECGs/CMRs of the "
+            "60/20/20 split's training subjects, so a test fold can hold subjects whose recordings (never their "
+            "labels) pretrained them" + ("; with k = 5 fold 5 is the split's own test set, which they never saw."
+                                         if grid.kfold == 5 else "."))
 
 
 def _collect(res, job: Job, pred: dict, grid: Grid, data: _Data, EmbeddingSet, PhenotypePredictions) -> None:
