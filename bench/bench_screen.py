@@ -101,7 +101,8 @@ def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int) -> dict
     return out
 
 
-def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads: int, work: Path, peak: float) -> dict:
+def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads: int, work: Path, peak: float,
+             progress: bool = False) -> dict:
     import torch
 
     from cardionets.export.onnx import export_onnx
@@ -118,7 +119,7 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
 
     pd.DataFrame({"path": [i.path for i in items], "record_id": [i.record_id for i in items]}).to_csv(manifest, index=False)
     out = work / f"out_{size}"
-    s = screen([manifest], mdir, out, threads=threads, batch_size=16, progress=False)
+    s = screen([manifest], mdir, out, threads=threads, batch_size=16, progress=progress)
     # read + preprocess alone on the same records (one thread, as in the pipeline's reader)
     sub = items[: min(len(items), 200)]
     t0 = time.perf_counter()
@@ -153,6 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="work directory (default: a temporary one)")
     ap.add_argument("--sizes", default="tiny,base")
+    ap.add_argument("--progress", action="store_true", help="show the screen's progress bar (records/s, ETA) on stderr")
     args = ap.parse_args(argv)
     from bench.machine import gemm_gflops
 
@@ -165,7 +167,7 @@ def main(argv=None) -> int:
     for size in args.sizes.split(","):
         n = args.records if size == "tiny" else args.base_records
         nb = args.baseline_records if size == "tiny" else max(2, args.baseline_records // 10)
-        r = run_size(size, records, n, nb, args.threads, work, peak)
+        r = run_size(size, records, n, nb, args.threads, work, peak, progress=args.progress)
         results.append(r)
         print(json.dumps(r, indent=1))
     lines = [f"# bench_screen ({args.threads} threads, load average {load:.1f} at start; shared machine)", "",
