@@ -27,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fp32 eager (default), bf16 autocast, int8 dynamic quantisation of Linear layers, "
                         "or ONNX Runtime (needs --onnx or exports one into OUT)")
     p.add_argument("--onnx", default=None, help="exported model for --precision onnx (default: export to OUT/model.onnx)")
-    p.add_argument("--batch-size", type=int, default=16, help="records per model batch (default 16)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="records per model batch (default: as many as keep one activation tensor in the L2 "
+                        "caches of the model threads, e.g. 3 for tiny and 1 for base at 2 threads here; "
+                        "see docs/screening.md)")
     p.add_argument("--shard-size", type=int, default=1024, help="rows per committed Parquet shard (default 1024)")
     p.add_argument("--readers", type=int, default=1, help="reader/preprocess threads (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")

@@ -47,6 +47,7 @@ class Summary:
     shards_written: int = 0
     engine: str = "local"
     precision: str = "fp32"
+    batch_size: int = 0  # records per model batch (chosen by auto_batch_size unless given)
     model_version: str = ""
     merged: str | None = None
 
@@ -55,7 +56,8 @@ class Summary:
         return (f"screened {self.processed} record(s) in {self.wall_s:.1f} s ({self.records_per_s:.1f} records/s); "
                 f"{self.skipped_done} already done; ok {self.ok} (with non-fatal quality flags {self.ok_with_flags}); "
                 f"errors: {errs}; time read+preprocess {self.read_preprocess_s:.1f} s (reader threads), "
-                f"model {self.model_s:.1f} s, write {self.write_s:.1f} s; {self.shards_written} shard(s)"
+                f"model {self.model_s:.1f} s (batches of {self.batch_size}), write {self.write_s:.1f} s; "
+                f"{self.shards_written} shard(s)"
                 + (f"; merged -> {self.merged}" if self.merged else ""))
 
     def tally(self, table: Any, codes: Counter) -> None:
@@ -214,17 +216,19 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
 
 
 def screen(inputs: Sequence[str | Path], model: str | Path, out: str | Path, *, engine: str = "local",
-           precision: str = "fp32", batch_size: int = 16, shard_size: int = 1024, readers: int = 1,
+           precision: str = "fp32", batch_size: int | None = None, shard_size: int = 1024, readers: int = 1,
            threads: int | None = None, chunk: int = 16, n_crops: int = 3, merge: bool = False,
            onnx_path: str | Path | None = None, progress: bool = True, limit: int | None = None,
            ray_address: str | None = None, ray_actors: int = 1) -> Summary:
     """Screen every record of ``inputs`` with the model at ``model`` into the Parquet dataset ``out``.
 
+    ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`).
     Resumable: records already in ``out`` are skipped. Returns the run's :class:`Summary` (also written
     to ``out/summary.json``).
     """
     import torch
 
+    from .batching import auto_batch_size
     from .model import load_screen_model, make_runner
 
     t0 = time.perf_counter()
@@ -237,8 +241,15 @@ def screen(inputs: Sequence[str | Path], model: str | Path, out: str | Path, *, 
     if limit is not None:
         todo = todo[:limit]
     smodel = load_screen_model(model)
+    if batch_size is None:
+        batch_size = auto_batch_size(smodel, n_crops)
+    elif int(batch_size) < 1:
+        from ..errors import CardioNetsError
+
+        raise CardioNetsError(f"batch_size must be >= 1, got {batch_size}")
     summary = Summary(inputs=len(items), skipped_done=len(items) - len([it for it in items if it.path not in done]),
-                      engine=engine, precision=precision, model_version=smodel.version)
+                      engine=engine, precision=precision, batch_size=int(batch_size),
+                      model_version=smodel.version)
     if engine == "local":
         runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads)
         screen_local(todo, smodel, runner, store, batch_size=batch_size, shard_size=shard_size, readers=readers,
