@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -101,8 +102,24 @@ def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int) -> dict
     return out
 
 
+def batch_sweep(model, x: np.ndarray, batches: list[int], min_s: float = 2.0) -> dict:
+    """Model-only fp32 seconds per record at each batch size (x: [n, crops, 12, 2250], n >= max batch)."""
+    from cardionets.screen.model import make_runner
+
+    run = make_runner(model, "fp32")
+    out = {}
+    for b in batches:
+        run(x[:b])  # warm-up (allocator, thread pool)
+        t0, n = time.perf_counter(), 0
+        while n == 0 or time.perf_counter() - t0 < min_s:
+            run(x[:b])
+            n += b
+        out[str(b)] = (time.perf_counter() - t0) / n
+    return out
+
+
 def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads: int, work: Path, peak: float,
-             progress: bool = False) -> dict:
+             progress: bool = False, batch_size: int | None = None) -> dict:
     import torch
 
     from cardionets.export.onnx import export_onnx
@@ -119,7 +136,9 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
 
     pd.DataFrame({"path": [i.path for i in items], "record_id": [i.record_id for i in items]}).to_csv(manifest, index=False)
     out = work / f"out_{size}"
-    s = screen([manifest], mdir, out, threads=threads, batch_size=16, progress=progress)
+    if out.exists():
+        shutil.rmtree(out)  # a rerun in the same --work measures every record again (screen would resume)
+    s = screen([manifest], mdir, out, threads=threads, batch_size=batch_size, progress=progress)
     # read + preprocess alone on the same records (one thread, as in the pipeline's reader)
     sub = items[: min(len(items), 200)]
     t0 = time.perf_counter()
@@ -130,10 +149,13 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
     x = np.stack([l.crops for l in loaded[: 16 if size == "tiny" else 2]])
     onnx_path = export_onnx(model, work / f"model_{size}.onnx")
     prec = precision_times(model, x, onnx_path, threads)
+    batches = [1, 2, 4, 8, 16] if size == "tiny" else [1, 2, 4]
+    xs = np.stack([loaded[i % len(loaded)].crops for i in range(max(batches))])
+    sweep = batch_sweep(model, xs, batches)
     base_paths = [Path(i.path) for i in items[:n_baseline]]
     base_rps = baseline(base_paths, model)
     return {
-        "size": size, "records": s.processed, "threads": threads, "wall_s": s.wall_s,
+        "size": size, "records": s.processed, "threads": threads, "batch_size": s.batch_size, "wall_s": s.wall_s,
         "records_per_s": s.records_per_s, "baseline_records": len(base_paths), "baseline_records_per_s": base_rps,
         "speedup_vs_baseline": s.records_per_s / base_rps,
         "read_preprocess_s_per_record": rp_per_rec, "model_s_per_record": model_per_rec,
@@ -141,7 +163,7 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
         "pipeline_reader_busy_s": s.read_preprocess_s, "pipeline_model_s": s.model_s,
         "encoder_gflop_per_record": flops_rec / 1e9, "encoder_gflops": flops_rec * s.processed / s.model_s / 1e9,
         "gemm_peak_gflops": peak, "fraction_of_peak": flops_rec * s.processed / s.model_s / 1e9 / peak,
-        "precisions": prec,
+        "precisions": prec, "batch_sweep_s_per_record": sweep,
     }
 
 
@@ -154,6 +176,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="work directory (default: a temporary one)")
     ap.add_argument("--sizes", default="tiny,base")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="records per model batch (default: the screen's L2-sized choice, cardionets.screen.batching)")
     ap.add_argument("--progress", action="store_true", help="show the screen's progress bar (records/s, ETA) on stderr")
     args = ap.parse_args(argv)
     from bench.machine import gemm_gflops
@@ -167,22 +191,27 @@ def main(argv=None) -> int:
     for size in args.sizes.split(","):
         n = args.records if size == "tiny" else args.base_records
         nb = args.baseline_records if size == "tiny" else max(2, args.baseline_records // 10)
-        r = run_size(size, records, n, nb, args.threads, work, peak, progress=args.progress)
+        r = run_size(size, records, n, nb, args.threads, work, peak, progress=args.progress, batch_size=args.batch_size)
         results.append(r)
         print(json.dumps(r, indent=1))
     lines = [f"# bench_screen ({args.threads} threads, load average {load:.1f} at start; shared machine)", "",
-             "| model | records | records/s | baseline records/s | speed-up | read+preprocess share | "
-             "encoder GFLOP/s | of fp32 GEMM peak |", "|---|---|---|---|---|---|---|---|"]
+             "| model | records | batch | records/s | baseline records/s | speed-up | read+preprocess share | "
+             "encoder GFLOP/s | of fp32 GEMM peak |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['size']} | {r['records']} | {r['records_per_s']:.2f} | {r['baseline_records_per_s']:.2f} | "
-                     f"{r['speedup_vs_baseline']:.1f}x | {100 * r['read_preprocess_share']:.2f}% | "
+        lines.append(f"| {r['size']} | {r['records']} | {r.get('batch_size', 16)} | {r['records_per_s']:.2f} | "
+                     f"{r['baseline_records_per_s']:.2f} | {r['speedup_vs_baseline']:.1f}x | {100 * r['read_preprocess_share']:.2f}% | "
                      f"{r['encoder_gflops']:.1f} | {100 * r['fraction_of_peak']:.0f}% of {r['gemm_peak_gflops']:.0f} |")
-    lines += ["", "| model | precision | ms/record (model only, batch 16) | max abs prob diff vs fp32 | "
+    lines += ["", "| model | precision | ms/record (model only; batch 16 tiny, 2 base) | max abs prob diff vs fp32 | "
               "max rel phenotype diff |", "|---|---|---|---|---|"]
     for r in results:
         for p, v in r["precisions"].items():
             lines.append(f"| {r['size']} | {p} | {1e3 * v['s_per_record']:.1f} | {v['max_abs_prob_diff_vs_fp32']:.2e} | "
                          f"{v['max_rel_phenotype_diff_vs_fp32']:.2e} |")
+    lines += ["", "| model | " + " | ".join(f"batch {b}" for b in (1, 2, 4, 8, 16)) + " |", "|---|" + "---|" * 5]
+    for r in results:
+        sw = r.get("batch_sweep_s_per_record", {})
+        lines.append(f"| {r['size']} ms/record (model only, fp32) | "
+                     + " | ".join(f"{1e3 * sw[str(b)]:.1f}" if str(b) in sw else "-" for b in (1, 2, 4, 8, 16)) + " |")
     res = Path(__file__).resolve().parent / "results"
     res.mkdir(exist_ok=True)
     (res / "screen.md").write_text("\n".join(lines) + "\n")
