@@ -137,7 +137,14 @@ def phenotype_agreement(gen, real, spacing: float = 1.8,
     pr = [cine_phenotypes(c, spacing) for c in r]
     out = {k: agreement([p[k] for p in pg], [p[k] for p in pr]) for k in pg[0]}
     if phenotype_model is not None:
-        yg, yr = np.asarray(phenotype_model(g)), np.asarray(phenotype_model(r))
-        for j in range(yg.shape[1]):
-            out[f"model:{names[j] if names else j}"] = agreement(yg[:, j], yr[:, j])
+        out.update(model_agreement(phenotype_model(g), phenotype_model(r), names))
     return out
+
+
+def model_agreement(pred_gen, pred_real, names: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """A phenotype model's outputs [N, P] on generated vs on the paired real cines, per output
+    (keys ``model:<name>``)."""
+    yg, yr = np.asarray(pred_gen), np.asarray(pred_real)
+    if yg.shape != yr.shape or yg.ndim != 2:
+        raise InputError(f"phenotype predictions must both be [N, P], got {yg.shape} and {yr.shape}")
+    return {f"model:{names[j] if names else j}": agreement(yg[:, j], yr[:, j]) for j in range(yg.shape[1])}

@@ -9,8 +9,11 @@ For every subject of the split: the aligned ECG embedding (eval crops averaged) 
   ground-truth LVEDV of the cohort;
 * CMR-encoder features (optional encoder run): Frechet distance, paired cosine, top-1 retrieval,
   t-SNE and histograms;
-* strips: real vs generated (vs baseline) for the first ``n_strips`` subjects, and generated cines of
-  the subjects with the highest vs lowest LV mass.
+* strips: real vs generated (vs baseline) for the first ``n_strips`` subjects, and the cines of the
+  two subjects with the highest and the two with the lowest LV mass;
+* LV mass contrast over the split (top vs bottom quarter of true LV mass): measured ED volume index
+  and, with a phenotype model, its LVM estimate on real and on each model's cines, and whether each
+  model's difference points the same way as the real cines'.
 
 Writes ``metrics.json`` and ``table.md`` into ``out_dir``.
 """
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .evaluate import agreement, feature_comparison, image_metrics, phenotype_agreement, summarise
+from .evaluate import agreement, feature_comparison, image_metrics, model_agreement, phenotype_agreement, summarise
 from .measure import cine_phenotypes
 from .pipeline import CineGenerator, GenerationSettings
 from .writers import write_cine_outputs, write_strip
@@ -70,10 +73,14 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
                                                      for i in range(0, len(cond), 8)])
     result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {}}
     lvedv = data.get("phenotypes", {}).get("LVEDV")
+    # the phenotype model runs once per cine set; its LVM output also feeds the LV mass contrast
+    preds = {} if phenotype_model is None else {k: np.asarray(phenotype_model(v)) for k, v in
+                                                 {"real": real, **cines}.items()}
     for name, c in cines.items():
-        res: dict[str, Any] = {"image": summarise(image_metrics(c, real)),
-                               "phenotype_agreement": phenotype_agreement(c, real, spacing, phenotype_model,
-                                                                          phenotype_names)}
+        agree = phenotype_agreement(c, real, spacing)
+        if preds:
+            agree.update(model_agreement(preds[name], preds["real"], phenotype_names))
+        res: dict[str, Any] = {"image": summarise(image_metrics(c, real)), "phenotype_agreement": agree}
         model_r2 = [v["r2"] for k, v in res["phenotype_agreement"].items() if k.startswith("model:")]
         if model_r2:
             res["phenotype_model_r2_mean"] = float(np.nanmean(model_r2))
@@ -98,32 +105,51 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
                            formats=("nifti", "gif"))
     lvm = data.get("phenotypes", {}).get("LVM")
     if lvm is not None and len(real) >= 4:
-        result["lv_mass"] = lv_mass_contrast(cines["generator"], real, np.asarray(lvm), data["subject_id"], out,
-                                             spacing)
+        lvm_col = (phenotype_names or []).index("LVM") if "LVM" in (phenotype_names or []) else None
+        predicted = {k: v[:, lvm_col] for k, v in preds.items()} if lvm_col is not None else None
+        result["lv_mass"] = lv_mass_contrast(cines, real, np.asarray(lvm), data["subject_id"], out, spacing,
+                                             predicted_lvm=predicted)
     (out / "metrics.json").write_text(json.dumps(result, indent=1, default=float))
     (out / "table.md").write_text(markdown_table(result))
     return result
 
 
-def lv_mass_contrast(gen: np.ndarray, real: np.ndarray, lvm: np.ndarray, ids: list[str], out: Path,
-                     spacing: float, k: int = 2) -> dict:
-    """Generated (and real) cines of the ``k`` highest vs ``k`` lowest LV-mass subjects: a strip and the
-    measured volume indices of both groups."""
+def lv_mass_contrast(cines: dict[str, np.ndarray], real: np.ndarray, lvm: np.ndarray, ids: list[str], out: Path,
+                     spacing: float, predicted_lvm: dict[str, np.ndarray] | None = None, k: int = 2) -> dict:
+    """High vs low true LV mass: a strip of the ``k`` highest and ``k`` lowest LV-mass subjects (real
+    and every model's cine), and over the split the top vs bottom quarter (at least ``k`` each): the
+    measured ED volume index of real and generated cines, the phenotype model's LVM estimate on them
+    (``predicted_lvm``: ``{"real" | model name: [N]}``), and per model whether high minus low has the
+    sign of the real cines' difference (``right_direction``)."""
     order = np.argsort(lvm)
-    low, high = order[:k], order[-k:]
     rows = []
-    for tag, grp in (("high", high[::-1]), ("low", low)):
+    for tag, grp in (("high", order[-k:][::-1]), ("low", order[:k])):
         for i in grp:
-            rows += [(f"{tag} LVM {lvm[i]:.0f} real", real[i]), (f"{tag} LVM {lvm[i]:.0f} gen", gen[i])]
+            rows.append((f"{tag} LVM {lvm[i]:.0f} real", real[i]))
+            rows += [(f"{tag} LVM {lvm[i]:.0f} {name}", c[i]) for name, c in cines.items()]
     strip = write_strip(out / "strip_lv_mass_high_vs_low.png", rows)
-    summary = {}
-    for tag, grp in (("high", high), ("low", low)):
-        summary[tag] = {"subjects": [ids[i] for i in grp], "LVM": [float(lvm[i]) for i in grp],
-                        "generated_edv_index": float(np.mean([cine_phenotypes(gen[i], spacing)["edv_index"] for i in grp])),
-                        "real_edv_index": float(np.mean([cine_phenotypes(real[i], spacing)["edv_index"] for i in grp])),
-                        "generated_mean_intensity": float(np.mean(gen[grp])),
-                        "real_mean_intensity": float(np.mean(real[grp]))}
-    summary["strip"] = str(strip)
+    q = max(k, len(lvm) // 4)
+    low, high = order[:q], order[-q:]
+    summary: dict[str, Any] = {"strip": str(strip),
+                               "strip_subjects": {"high": [ids[i] for i in order[-k:][::-1]],
+                                                  "low": [ids[i] for i in order[:k]]},
+                               "group_size": int(q), "true_LVM": {"high": float(lvm[high].mean()),
+                                                                  "low": float(lvm[low].mean())}}
+    edi = {"real": np.array([cine_phenotypes(x, spacing)["edv_index"] for x in real])}
+    edi.update({name: np.array([cine_phenotypes(x, spacing)["edv_index"] for x in c]) for name, c in cines.items()})
+    measures = {"edv_index": edi}
+    if predicted_lvm is not None:
+        measures["model_LVM"] = predicted_lvm
+    right: dict[str, dict[str, bool]] = {name: {} for name in cines}
+    for measure, vals in measures.items():
+        summary[measure] = {}
+        for src, v in vals.items():
+            summary[measure][src] = {"high": float(v[high].mean()), "low": float(v[low].mean()),
+                                     "pearson_vs_true_LVM": agreement(v, lvm)["pearson"]}
+        real_sign = np.sign(summary[measure]["real"]["high"] - summary[measure]["real"]["low"])
+        for name in cines:
+            right[name][measure] = bool(np.sign(summary[measure][name]["high"] - summary[measure][name]["low"]) == real_sign)
+    summary["right_direction"] = right
     return summary
 
 
@@ -139,4 +165,22 @@ def markdown_table(result: dict) -> str:
                      f"{cell('mae')} | {cell('rmse')} | {ph['edv_index']['r2']:.3f} | {ph['esv_index']['r2']:.3f} | "
                      f"{ph['edv_index']['pearson']:.3f} | {ph.get('model:LVEDV', {}).get('r2', float('nan')):.3f} | "
                      f"{r.get('phenotype_model_r2_mean', float('nan')):.3f} |")
+    lv = result.get("lv_mass")
+    if lv is not None and "group_size" in lv:
+        has_model = "model_LVM" in lv
+        lines += ["", f"High vs low true LV mass (top vs bottom {lv['group_size']} subjects, true LVM "
+                      f"{lv['true_LVM']['high']:.0f} vs {lv['true_LVM']['low']:.0f} g)"
+                      + ("; model LVM is the phenotype model's standardised estimate" if has_model else ""), "",
+                  "| cines | ED index high | ED index low | r(ED index, LVM) |"
+                  + (" model LVM high | model LVM low | r(model LVM, LVM) |" if has_model else "") + " right direction |",
+                  "|---|---|---|---|" + ("---|---|---|" if has_model else "") + "---|"]
+        for src, e in lv["edv_index"].items():
+            row = f"| {src} | {e['high']:.1f} | {e['low']:.1f} | {e['pearson_vs_true_LVM']:.3f} |"
+            if has_model:
+                m = lv["model_LVM"][src]
+                row += f" {m['high']:.3f} | {m['low']:.3f} | {m['pearson_vs_true_LVM']:.3f} |"
+            rd = lv["right_direction"].get(src)
+            row += " (reference) |" if rd is None else " " + ", ".join(f"{k}: {'yes' if v else 'no'}"
+                                                                        for k, v in rd.items()) + " |"
+            lines.append(row)
     return "\n".join(lines) + "\n"

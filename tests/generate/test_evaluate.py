@@ -65,3 +65,24 @@ def test_phenotype_agreement_on_beating_discs():
     model = lambda c: c.reshape(len(c), -1).mean(1, keepdims=True)  # noqa: E731
     res3 = phenotype_agreement(real, real, phenotype_model=model, names=["mean"])
     assert res3["model:mean"]["r2"] == pytest.approx(1.0)
+
+
+def test_lv_mass_contrast_signs_and_table(tmp_path):
+    from cardionets.generate.report import lv_mass_contrast, markdown_table
+
+    # real cines: the blood pool grows with LV mass; "good" follows it, "flipped" runs against it
+    lvm = np.array([60.0, 80, 100, 120, 140, 160, 180, 200])
+    real = np.stack([beating_disc(r0=5 + m / 40, amp=2.0) for m in lvm])
+    cines = {"good": real + 0.01, "flipped": real[::-1].copy()}
+    pred = {"real": lvm / 100, "good": lvm / 90, "flipped": -lvm / 100}
+    ids = [f"S{i}" for i in range(8)]
+    res = lv_mass_contrast(cines, real, lvm, ids, tmp_path, spacing=1.8, predicted_lvm=pred)
+    assert res["group_size"] == 2 and res["true_LVM"] == {"high": 190.0, "low": 70.0}
+    assert res["strip_subjects"] == {"high": ["S7", "S6"], "low": ["S0", "S1"]}
+    assert res["edv_index"]["real"]["high"] > res["edv_index"]["real"]["low"]
+    assert res["right_direction"] == {"good": {"edv_index": True, "model_LVM": True},
+                                      "flipped": {"edv_index": False, "model_LVM": False}}
+    assert res["model_LVM"]["good"]["pearson_vs_true_LVM"] == pytest.approx(1.0)
+    assert (tmp_path / "strip_lv_mass_high_vs_low.png").exists()
+    table = markdown_table({"n": 8, "models": {}, "lv_mass": res})
+    assert "| flipped |" in table and "edv_index: no, model_LVM: no" in table and "(reference)" in table
