@@ -8,6 +8,7 @@ end-systolic (smallest) frames found by :func:`cardionets.generate.measure.ed_es
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,9 @@ def strip_image(rows: list[tuple[str, np.ndarray]], n_frames: int = 10, scale: i
         ed, es = ed_es_frames(c)
         picks = [int(i) for i in np.linspace(0, c.shape[0] - 1, n_frames)] + [ed, es]
         y0 = 16 + r * (h + pad)
-        draw.text((2, y0 + h // 2 - 12), label[:14], fill="black")
+        lines = textwrap.wrap(label, 14)[:3] or [""]  # e.g. "high LVM 221 cross_decoder" on 3 lines
+        for k, line in enumerate(lines):
+            draw.text((2, y0 + h // 2 - 12 * len(lines) + 12 * k), line, fill="black")
         draw.text((2, y0 + h // 2 + 2), f"ED {ed} ES {es}", fill="gray")
         u8 = to_uint8(c)
         for j, f in enumerate(picks):
