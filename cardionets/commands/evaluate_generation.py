@@ -4,7 +4,8 @@ Reports SSIM, PSNR, MAE and RMSE (scikit-image), phenotype agreement (blood-pool
 measured on generated vs real cines: R^2, Pearson; with --phenotype-model, a fine-tuned CMR phenotype
 regressor applied to both), CMR-encoder feature comparison (t-SNE, histograms,
 Frechet distance; with --cmr-encoder), for the MAR generator and, with --cross, the deterministic
-cross-modal decoder baseline. Writes metrics.json, table.md, real-vs-generated strips and the
+cross-modal decoder baseline, and the training split's mean cine given to every subject as a reference
+row (train_mean_cine: what knowing the cohort but not the subject scores). Writes metrics.json, table.md, real-vs-generated strips and the
 high-vs-low LV mass strip into --out."""
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="diffusion sampling temperature (default 1)")
     p.add_argument("--batch-size", type=int, default=8, help="cines generated together (default 8)")
     p.add_argument("--strips", type=int, default=4, help="subjects shown real vs generated (default 4)")
+    p.add_argument("--mean-reference", type=int, default=200, metavar="N",
+                   help="also score the mean cine of the first N training subjects as a reference row "
+                        "(train_mean_cine; default 200, 0 = off)")
     p.set_defaults(func=run)
 
 
@@ -40,10 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from ..data import Cohort
     from ..generate.loading import load_cmr_phenotype_model, load_cross_decoder
     from ..generate.pipeline import CineGenerator, GenerationSettings
-    from ..generate.report import evaluate_generation
+    from ..generate.report import evaluate_generation, mean_cine
 
     gen = CineGenerator.from_runs(args.model, args.vae, args.align)
-    ds = Cohort(args.cohort).datasets("paired", seed=0, n_crops=3)[args.split]
+    splits = Cohort(args.cohort).datasets("paired", seed=0, n_crops=3)
+    ds = splits[args.split]
+    ref = mean_cine(splits["train"], args.mean_reference) if args.mean_reference > 0 else None
     cross = load_cross_decoder(args.cross)[0] if args.cross else None
     enc = _cmr_encoder(args.cmr_encoder) if args.cmr_encoder else None
     pheno, names = load_cmr_phenotype_model(args.phenotype_model) if args.phenotype_model else (None, None)
@@ -51,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                                   batch_size=args.batch_size)
     res = evaluate_generation(gen, ds, args.out, settings=settings, cross=cross, cmr_encoder=enc,
                               phenotype_model=pheno, phenotype_names=names, n=args.n,
-                              n_strips=args.strips)
+                              n_strips=args.strips, reference_cine=ref)
     print((args.out / "table.md").read_text())
     print(json.dumps({k: res[k] for k in ("strips",) if k in res}, indent=1))
     return 0

@@ -9,6 +9,8 @@ For every subject of the split: the aligned ECG embedding (eval crops averaged) 
   ground-truth LVEDV of the cohort;
 * CMR-encoder features (optional encoder run): Frechet distance, paired cosine, top-1 retrieval,
   t-SNE and histograms;
+* reference (optional): the training split's mean cine given to every subject, the score of a model
+  that knows the cohort but not the subject (a sampler of real but unpaired cines scores lower);
 * strips: real vs generated (vs baseline) for the first ``n_strips`` subjects, and the cines of the
   two subjects with the highest and the two with the lowest LV mass;
 * LV mass contrast over the split (top vs bottom quarter of true LV mass): measured ED volume index
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .evaluate import agreement, feature_comparison, image_metrics, model_agreement, phenotype_agreement, summarise
 from .measure import cine_phenotypes
 from .pipeline import CineGenerator, GenerationSettings
@@ -48,6 +51,18 @@ def collect_split(dataset, n: int | None = None) -> dict[str, Any]:
     return out
 
 
+def mean_cine(dataset, n: int | None = 200) -> np.ndarray:
+    """Mean cine [T, H, W] of the first ``n`` subjects of ``dataset`` (all when ``n`` is None)."""
+    m = len(dataset) if n is None else min(n, len(dataset))
+    if m == 0:
+        raise InputError("mean_cine needs at least one subject")
+    total = None
+    for i in range(m):
+        c = np.asarray(dataset[i]["cmr"], dtype=np.float64)
+        total = c if total is None else total + c
+    return (total / m).astype(np.float32)
+
+
 @torch.no_grad()
 def cmr_features(encoder, cines: np.ndarray, batch: int = 8) -> np.ndarray:
     return torch.cat([encoder(torch.from_numpy(cines[i:i + batch]).float())
@@ -56,9 +71,12 @@ def cmr_features(encoder, cines: np.ndarray, batch: int = 8) -> np.ndarray:
 
 def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, settings: GenerationSettings | None = None,
                         cross=None, cmr_encoder=None, phenotype_model=None, phenotype_names: list[str] | None = None,
-                        n: int | None = None, n_strips: int = 4, spacing: float = 1.8, progress: bool = True) -> dict:
+                        n: int | None = None, n_strips: int = 4, spacing: float = 1.8, progress: bool = True,
+                        reference_cine: np.ndarray | None = None) -> dict:
     """``phenotype_model``: a callable cines [N, T, H, W] -> phenotypes [N, P] (e.g.
-    :func:`~cardionets.generate.loading.load_cmr_phenotype_model`) applied to generated and real cines."""
+    :func:`~cardionets.generate.loading.load_cmr_phenotype_model`) applied to generated and real cines.
+    ``reference_cine``: one cine [T, H, W] (e.g. :func:`mean_cine` of the training split) scored as the
+    row ``train_mean_cine``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     s = settings or GenerationSettings()
@@ -71,6 +89,11 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
         with torch.no_grad():
             cines["cross_decoder"] = np.concatenate([cross(cond[i:i + 8])[:, 0].numpy()
                                                      for i in range(0, len(cond), 8)])
+    if reference_cine is not None:
+        ref = np.asarray(reference_cine, dtype=np.float32)
+        if ref.shape != real.shape[1:]:
+            raise InputError(f"reference cine {ref.shape} does not match the split's cines {real.shape[1:]}")
+        cines["train_mean_cine"] = np.broadcast_to(ref, real.shape)
     result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {}}
     lvedv = data.get("phenotypes", {}).get("LVEDV")
     # the phenotype model runs once per cine set; its LVM output also feeds the LV mass contrast

@@ -112,7 +112,7 @@ def test_stages_train_and_store_latent_scale(runs):
 def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     from cardionets.generate.loading import load_cross_decoder
     from cardionets.generate.pipeline import CineGenerator, GenerationSettings
-    from cardionets.generate.report import evaluate_generation
+    from cardionets.generate.report import evaluate_generation, mean_cine
 
     tmp = runs[0]
     gen = CineGenerator.from_runs(tmp / "mar")
@@ -127,8 +127,9 @@ def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     pheno, names = cmr_phenotype_run(tmp_path / "pheno")
     res = evaluate_generation(gen, ds, tmp_path, settings=GenerationSettings(steps=2, sampling_steps=2, backend="cpu"),
                               cross=cross, phenotype_model=pheno, phenotype_names=names, cmr_encoder=toy_cmr_encoder(),
-                              n_strips=2, spacing=1.8, progress=False)
-    assert set(res["models"]) == {"generator", "cross_decoder"}
+                              n_strips=2, spacing=1.8, progress=False, reference_cine=mean_cine(ds, 3))
+    assert set(res["models"]) == {"generator", "cross_decoder", "train_mean_cine"}
+    assert res["models"]["train_mean_cine"]["image"]["ssim"]["n"] == 4
     g = res["models"]["generator"]
     assert {"model:LVEDV", "model:LVM", "edv_index"} <= set(g["phenotype_agreement"])
     assert np.isfinite(g["phenotype_model_r2_mean"]) and set(g["features"]) >= {"frechet", "retrieval_top1"}
