@@ -133,12 +133,17 @@ def phenotype_agreement(gen, real, spacing: float = 1.8,
     """Measured blood-pool volume indices (and optionally a phenotype model's outputs) on generated vs
     paired real cines; keys ``edv_index``, ``esv_index``, ``sv_index``, ``ef`` (+ model outputs)."""
     g, r = _pair(gen, real)
-    pg = [cine_phenotypes(c, spacing) for c in g]
-    pr = [cine_phenotypes(c, spacing) for c in r]
-    out = {k: agreement([p[k] for p in pg], [p[k] for p in pr]) for k in pg[0]}
+    out = measured_agreement([cine_phenotypes(c, spacing) for c in g], [cine_phenotypes(c, spacing) for c in r])
     if phenotype_model is not None:
         out.update(model_agreement(phenotype_model(g), phenotype_model(r), names))
     return out
+
+
+def measured_agreement(measured_gen: list[dict[str, float]], measured_real: list[dict[str, float]]
+                       ) -> dict[str, dict[str, float]]:
+    """Agreement per key of already measured :func:`~cardionets.generate.measure.cine_phenotypes`
+    (one dict per subject, generated and paired real)."""
+    return {k: agreement([p[k] for p in measured_gen], [p[k] for p in measured_real]) for k in measured_gen[0]}
 
 
 def model_agreement(pred_gen, pred_real, names: list[str] | None = None) -> dict[str, dict[str, float]]:

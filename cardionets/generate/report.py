@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .evaluate import agreement, feature_comparison, image_metrics, model_agreement, phenotype_agreement, summarise
+from .evaluate import agreement, feature_comparison, image_metrics, measured_agreement, model_agreement, summarise
 from .measure import cine_phenotypes
 from .pipeline import CineGenerator, GenerationSettings
 from .writers import write_cine_outputs, write_strip
@@ -96,11 +96,15 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
         cines["train_mean_cine"] = np.broadcast_to(ref, real.shape)
     result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {}}
     lvedv = data.get("phenotypes", {}).get("LVEDV")
-    # the phenotype model runs once per cine set; its LVM output also feeds the LV mass contrast
-    preds = {} if phenotype_model is None else {k: np.asarray(phenotype_model(v)) for k, v in
-                                                 {"real": real, **cines}.items()}
+    # measurements, phenotype model and CMR features run once per cine set (the real ones included);
+    # the ED indices and the model's LVM also feed the LV mass contrast
+    every = {"real": real, **cines}
+    measured = {k: [cine_phenotypes(x, spacing) for x in v] for k, v in every.items()}
+    edv_index = {k: np.array([p["edv_index"] for p in v]) for k, v in measured.items()}
+    preds = {} if phenotype_model is None else {k: np.asarray(phenotype_model(v)) for k, v in every.items()}
+    real_feats = cmr_features(cmr_encoder, real) if cmr_encoder is not None else None
     for name, c in cines.items():
-        agree = phenotype_agreement(c, real, spacing)
+        agree = measured_agreement(measured[name], measured["real"])
         if preds:
             agree.update(model_agreement(preds[name], preds["real"], phenotype_names))
         res: dict[str, Any] = {"image": summarise(image_metrics(c, real)), "phenotype_agreement": agree}
@@ -108,15 +112,12 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
         if model_r2:
             res["phenotype_model_r2_mean"] = float(np.nanmean(model_r2))
         if lvedv is not None:
-            edi = [cine_phenotypes(x, spacing)["edv_index"] for x in c]
-            res["edv_index_vs_true_LVEDV"] = agreement(edi, lvedv)["pearson"]
+            res["edv_index_vs_true_LVEDV"] = agreement(edv_index[name], lvedv)["pearson"]
         if cmr_encoder is not None:
-            res["features"] = feature_comparison(cmr_features(cmr_encoder, real), cmr_features(cmr_encoder, c),
-                                                 out_dir=out, label=name)
+            res["features"] = feature_comparison(real_feats, cmr_features(cmr_encoder, c), out_dir=out, label=name)
         result["models"][name] = res
     if lvedv is not None:
-        edi_real = [cine_phenotypes(x, spacing)["edv_index"] for x in real]
-        result["real_edv_index_vs_true_LVEDV"] = agreement(edi_real, lvedv)["pearson"]
+        result["real_edv_index_vs_true_LVEDV"] = agreement(edv_index["real"], lvedv)["pearson"]
     # strips: real vs generated (vs baseline), one file per subject
     strips = []
     for i in range(min(n_strips, len(real))):
@@ -128,22 +129,24 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
                            formats=("nifti", "gif"))
     lvm = data.get("phenotypes", {}).get("LVM")
     if lvm is not None and len(real) >= 4:
-        lvm_col = (phenotype_names or []).index("LVM") if "LVM" in (phenotype_names or []) else None
-        predicted = {k: v[:, lvm_col] for k, v in preds.items()} if lvm_col is not None else None
+        names = phenotype_names or []
+        predicted = {k: v[:, names.index("LVM")] for k, v in preds.items()} if preds and "LVM" in names else None
         result["lv_mass"] = lv_mass_contrast(cines, real, np.asarray(lvm), data["subject_id"], out, spacing,
-                                             predicted_lvm=predicted)
+                                             predicted_lvm=predicted, edv_index=edv_index)
     (out / "metrics.json").write_text(json.dumps(result, indent=1, default=float))
     (out / "table.md").write_text(markdown_table(result))
     return result
 
 
 def lv_mass_contrast(cines: dict[str, np.ndarray], real: np.ndarray, lvm: np.ndarray, ids: list[str], out: Path,
-                     spacing: float, predicted_lvm: dict[str, np.ndarray] | None = None, k: int = 2) -> dict:
+                     spacing: float, predicted_lvm: dict[str, np.ndarray] | None = None, k: int = 2,
+                     edv_index: dict[str, np.ndarray] | None = None) -> dict:
     """High vs low true LV mass: a strip of the ``k`` highest and ``k`` lowest LV-mass subjects (real
     and every model's cine), and over the split the top vs bottom quarter (at least ``k`` each): the
     measured ED volume index of real and generated cines, the phenotype model's LVM estimate on them
     (``predicted_lvm``: ``{"real" | model name: [N]}``), and per model whether high minus low has the
-    sign of the real cines' difference (``right_direction``)."""
+    sign of the real cines' difference (``right_direction``). ``edv_index``: the ED indices already
+    measured (same keys as ``predicted_lvm``); measured here when not given."""
     order = np.argsort(lvm)
     rows = []
     for tag, grp in (("high", order[-k:][::-1]), ("low", order[:k])):
@@ -158,9 +161,10 @@ def lv_mass_contrast(cines: dict[str, np.ndarray], real: np.ndarray, lvm: np.nda
                                                   "low": [ids[i] for i in order[:k]]},
                                "group_size": int(q), "true_LVM": {"high": float(lvm[high].mean()),
                                                                   "low": float(lvm[low].mean())}}
-    edi = {"real": np.array([cine_phenotypes(x, spacing)["edv_index"] for x in real])}
-    edi.update({name: np.array([cine_phenotypes(x, spacing)["edv_index"] for x in c]) for name, c in cines.items()})
-    measures = {"edv_index": edi}
+    if edv_index is None:
+        edv_index = {k: np.array([cine_phenotypes(x, spacing)["edv_index"] for x in v])
+                     for k, v in {"real": real, **cines}.items()}
+    measures = {"edv_index": edv_index}
     if predicted_lvm is not None:
         measures["model_LVM"] = predicted_lvm
     right: dict[str, dict[str, bool]] = {name: {} for name in cines}
