@@ -11,6 +11,8 @@ For every subject of the split: the aligned ECG embedding (eval crops averaged) 
   t-SNE and histograms;
 * reference (optional): the training split's mean cine given to every subject, the score of a model
   that knows the cohort but not the subject (a sampler of real but unpaired cines scores lower);
+  and the phenotype-matched oracle pair (:mod:`.references`): a sampler and a regressor that both
+  know the subject's true phenotypes;
 * strips: real vs generated (vs baseline) for the first ``n_strips`` subjects, and the cines of the
   two subjects with the highest and the two with the lowest LV mass;
 * LV mass contrast over the split (top vs bottom quarter of true LV mass): measured ED volume index
@@ -69,22 +71,32 @@ def cmr_features(encoder, cines: np.ndarray, batch: int = 8) -> np.ndarray:
                       for i in range(0, len(cines), batch)]).numpy()
 
 
-def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, settings: GenerationSettings | None = None,
-                        cross=None, cmr_encoder=None, phenotype_model=None, phenotype_names: list[str] | None = None,
-                        n: int | None = None, n_strips: int = 4, spacing: float = 1.8, progress: bool = True,
-                        reference_cine: np.ndarray | None = None) -> dict:
+def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path, *,
+                        settings: GenerationSettings | None = None, cross=None, cmr_encoder=None,
+                        phenotype_model=None, phenotype_names: list[str] | None = None, n: int | None = None,
+                        n_strips: int = 4, spacing: float = 1.8, progress: bool = True,
+                        reference_cine: np.ndarray | None = None, matched_k: int = 0, train_dataset=None) -> dict:
     """``phenotype_model``: a callable cines [N, T, H, W] -> phenotypes [N, P] (e.g.
     :func:`~cardionets.generate.loading.load_cmr_phenotype_model`) applied to generated and real cines.
     ``reference_cine``: one cine [T, H, W] (e.g. :func:`mean_cine` of the training split) scored as the
-    row ``train_mean_cine``."""
+    row ``train_mean_cine``. ``matched_k`` > 0 (needs ``train_dataset``): the phenotype-matched oracle
+    rows ``matched_real_cine`` and ``matched_mean_<k>`` (:mod:`~cardionets.generate.references`).
+    ``gen`` may be None to score only the reference rows (then ``cross`` cannot be given: it decodes
+    the generator's aligned ECG embedding)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     s = settings or GenerationSettings()
+    if gen is None and cross is not None:
+        raise InputError("the cross-modal decoder needs the generator's aligned ECG embedding: give the MAR run too")
+    if gen is None and reference_cine is None and matched_k <= 0:
+        raise InputError("nothing to evaluate: give a generator or a reference (mean cine / phenotype-matched)")
     data = collect_split(dataset, n)
     real = data["cmr"]
-    cond = gen.embed(data["ecg"])  # [N, D]
     timings: dict[str, float] = {}
-    cines = {"generator": gen.generate(cond, s, timings=timings, progress=progress)}
+    cines: dict[str, np.ndarray] = {}
+    if gen is not None:
+        cond = gen.embed(data["ecg"])  # [N, D]
+        cines["generator"] = gen.generate(cond, s, timings=timings, progress=progress)
     if cross is not None:
         with torch.no_grad():
             cines["cross_decoder"] = np.concatenate([cross(cond[i:i + 8])[:, 0].numpy()
@@ -94,6 +106,14 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
         if ref.shape != real.shape[1:]:
             raise InputError(f"reference cine {ref.shape} does not match the split's cines {real.shape[1:]}")
         cines["train_mean_cine"] = np.broadcast_to(ref, real.shape)
+    if matched_k > 0:
+        if train_dataset is None or "phenotypes" not in data:
+            raise InputError("phenotype-matched references need the training split and a cohort with phenotypes")
+        from ..data.schema import PHENOTYPE_NAMES
+        from .references import phenotype_matched_cines
+
+        query = np.stack([data["phenotypes"][name] for name in PHENOTYPE_NAMES], axis=1)
+        cines.update(phenotype_matched_cines(train_dataset, query, matched_k))
     result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {}}
     lvedv = data.get("phenotypes", {}).get("LVEDV")
     # measurements, phenotype model and CMR features run once per cine set (the real ones included);
@@ -124,7 +144,7 @@ def evaluate_generation(gen: CineGenerator, dataset, out_dir: str | Path, *, set
         rows = [("real", real[i])] + [(k, v[i]) for k, v in cines.items()]
         strips.append(str(write_strip(out / f"strip_{data['subject_id'][i]}.png", rows)))
     result["strips"] = strips
-    for i in range(min(n_strips, len(real))):
+    for i in range(min(n_strips, len(real)) if "generator" in cines else 0):
         write_cine_outputs(out / "cines", f"{data['subject_id'][i]}_generated", cines["generator"][i], spacing,
                            formats=("nifti", "gif"))
     lvm = data.get("phenotypes", {}).get("LVM")
