@@ -57,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model is None and (args.cross or args.vae or args.align):
         raise InputError("--cross, --vae and --align need --model (the MAR run whose aligned ECG embedding they use)")
-    if args.model is None and args.mean_reference <= 0 and args.matched_reference <= 0:
-        raise InputError("nothing to evaluate: give --model, or a reference (--mean-reference N / --matched-reference K)")
     gen = CineGenerator.from_runs(args.model, args.vae, args.align) if args.model else None
     splits = Cohort(args.cohort).datasets("paired", seed=0, n_crops=3)
     ds = splits[args.split]

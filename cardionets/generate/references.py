@@ -64,11 +64,12 @@ def phenotype_matched_cines(train_dataset, query_phenotypes, k: int = 16) -> dic
     for i, row in enumerate(nn):
         for rank, j in enumerate(row):
             users.setdefault(int(j), []).append((i, rank))
-    first = np.asarray(train_dataset[int(nn[0, 0])]["cmr"], dtype=np.float32)
-    nearest = np.zeros((len(nn),) + first.shape, dtype=np.float32)
-    total = np.zeros_like(nearest)
+    nearest = total = None
     for j in sorted(users):
         cine = np.asarray(train_dataset[j]["cmr"], dtype=np.float32)
+        if nearest is None:   # the first cine read gives the shape
+            nearest = np.zeros((len(nn),) + cine.shape, dtype=np.float32)
+            total = np.zeros_like(nearest)
         for i, rank in users[j]:
             total[i] += cine
             if rank == 0:

@@ -83,13 +83,15 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
     rows ``matched_real_cine`` and ``matched_mean_<k>`` (:mod:`~cardionets.generate.references`).
     ``gen`` may be None to score only the reference rows (then ``cross`` cannot be given: it decodes
     the generator's aligned ECG embedding)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    s = settings or GenerationSettings()
     if gen is None and cross is not None:
         raise InputError("the cross-modal decoder needs the generator's aligned ECG embedding: give the MAR run too")
     if gen is None and reference_cine is None and matched_k <= 0:
         raise InputError("nothing to evaluate: give a generator or a reference (mean cine / phenotype-matched)")
+    if matched_k > 0 and train_dataset is None:
+        raise InputError("phenotype-matched references need the training split (train_dataset)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = settings or GenerationSettings()
     data = collect_split(dataset, n)
     real = data["cmr"]
     timings: dict[str, float] = {}
@@ -107,8 +109,8 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
             raise InputError(f"reference cine {ref.shape} does not match the split's cines {real.shape[1:]}")
         cines["train_mean_cine"] = np.broadcast_to(ref, real.shape)
     if matched_k > 0:
-        if train_dataset is None or "phenotypes" not in data:
-            raise InputError("phenotype-matched references need the training split and a cohort with phenotypes")
+        if "phenotypes" not in data:
+            raise InputError("phenotype-matched references need a cohort with ground-truth phenotypes")
         from ..data.schema import PHENOTYPE_NAMES
         from .references import phenotype_matched_cines
 
