@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402
 from cardionets import dsp  # noqa: E402
 from cardionets import dsp_reference as ref  # noqa: E402
 
+from cardionets.fixtures import fixture_dir  # noqa: E402
+
 from .harness import Report, compare  # noqa: E402
 
 FS, T = 500, 5000
@@ -31,7 +33,7 @@ def records(n: int, seed: int = 0) -> tuple[np.ndarray, str]:
     """n records [n, 12, 5000] in mV: the real CinC fixtures tiled, or synthetic when absent."""
     from cardionets.io import read_ecg
 
-    root = Path(os.environ.get("CARDIONETS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    root = fixture_dir()
     heas = sorted((root / "ecg" / "cinc2021").glob("*.hea"))
     real = [e.signal for e in (read_ecg(h).standard() for h in heas) if e.fs == FS and e.n_samples == T]
     if real:

@@ -20,11 +20,13 @@ from cardionets import native  # noqa: E402
 from cardionets.io import read_ecg  # noqa: E402
 from cardionets.io.ecg_wfdb import read_wfdb_many  # noqa: E402
 
+from cardionets.fixtures import fixture_dir  # noqa: E402
+
 from .harness import Report, compare  # noqa: E402
 
 
 def fixture_records() -> list[Path]:
-    root = Path(os.environ.get("CARDIONETS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    root = fixture_dir()
     return sorted((root / "ecg" / "cinc2021").glob("*.hea"))
 
 
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     n = 100 if args.quick else args.reads
     heas = fixture_records()
     if not heas:
-        raise SystemExit("the CinC fixtures (../shared/data/ecg/cinc2021) are needed for this benchmark")
+        raise SystemExit("the CinC fixtures (tests/fixtures/ecg/cinc2021) are needed for this benchmark")
     C = native.load()
     report = Report("wfdb")
     with tempfile.TemporaryDirectory() as tmp:

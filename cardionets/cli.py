@@ -12,7 +12,23 @@ from . import __version__
 from .errors import CardioNetsError
 
 # Order is the order in `cardionets --help`.
-COMMAND_MODULES = ["demo", "info", "read_ecg", "synth", "pretrain_cmr", "pretrain_ecg", "align", "finetune", "train_vae", "train_generator", "generate", "evaluate_generation", "screen", "export", "reproduce"]
+COMMAND_MODULES = [
+    "demo",
+    "info",
+    "read_ecg",
+    "synth",
+    "pretrain_cmr",
+    "pretrain_ecg",
+    "align",
+    "finetune",
+    "train_vae",
+    "train_generator",
+    "generate",
+    "evaluate_generation",
+    "screen",
+    "export",
+    "reproduce",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,8 @@
 * Without a CUDA device, Triton kernels run in the interpreter (TRITON_INTERPRET=1 must be set
   before triton decorates any kernel, hence here, at collection time).
 * ``gpu`` tests are skipped without CUDA; ``slow`` ones are deselected by default (pytest.ini).
-* ``shared_data`` is ../shared/data beside the repository (override: CARDIONETS_SHARED_DATA).
+* ``real_data`` is the real-recording fixtures carried in tests/fixtures (provenance and licences in
+  its README.md); a missing fixture is an error, never a skip.
 """
 from __future__ import annotations
 
@@ -44,11 +45,10 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = Path(os.environ.get("CARDIONETS_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    if not path.is_dir():
-        pytest.skip(f"shared fixtures not found at {path}")
-    return path
+def real_data() -> Path:
+    from cardionets.fixtures import fixture_dir
+
+    return fixture_dir()
 
 
 @pytest.fixture(scope="session")

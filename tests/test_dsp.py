@@ -9,12 +9,12 @@ from cardionets import dsp_reference as ref
 from cardionets.errors import CardioNetsError, InputError
 
 
-def _twelve_lead_fixtures(shared_data):
+def _twelve_lead_fixtures(real_data):
     from cardionets.io import read_ecg
 
-    paths = sorted((shared_data / "ecg" / "cinc2021").glob("*.hea"))
-    paths += [shared_data / "ecg" / "ptb" / "s0010_re.hea"]
-    paths += sorted((shared_data / "ecg" / "formats").glob("*"))
+    paths = sorted((real_data / "ecg" / "cinc2021").glob("*.hea"))
+    paths += [real_data / "ecg" / "ptb" / "s0010_re.hea"]
+    paths += sorted((real_data / "ecg" / "formats").glob("*"))
     out = []
     for p in paths:
         try:
@@ -61,8 +61,8 @@ def test_random_crops_are_seeded_and_in_range():
     assert all(0 <= s <= 750 for s in a)
 
 
-def test_every_stage_matches_scipy_on_fixtures(shared_data):
-    fixtures = _twelve_lead_fixtures(shared_data)
+def test_every_stage_matches_scipy_on_fixtures(real_data):
+    fixtures = _twelve_lead_fixtures(real_data)
     assert len(fixtures) >= 26
     for name, ecg in fixtures:
         x = ecg.signal.astype(np.float64)
@@ -123,8 +123,8 @@ def test_sosfiltfilt_fast_and_general_cascades_match_scipy():
                 assert _rel(dsp.sosfiltfilt(sos, x), y_ref) < 1e-6, (len(sos), n, rows)
 
 
-def test_batch_threads_and_single_agree(shared_data):
-    fixtures = [e for n, e in _twelve_lead_fixtures(shared_data) if e.fs == 500 and e.n_samples == 5000][:6]
+def test_batch_threads_and_single_agree(real_data):
+    fixtures = [e for n, e in _twelve_lead_fixtures(real_data) if e.fs == 500 and e.n_samples == 5000][:6]
     x = np.stack([e.signal for e in fixtures])
     one = dsp.preprocess_batch(x, 500, threads=1)
     two = dsp.preprocess_batch(x, 500, threads=2)

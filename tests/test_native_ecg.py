@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 
-def test_cpp_preprocesses_a_record_without_python(cpp_build, shared_data, repo_root):
-    record = shared_data / "ecg" / "cinc2021" / "HR06000.hea"
+def test_cpp_preprocesses_a_record_without_python(cpp_build, real_data, repo_root):
+    record = real_data / "ecg" / "cinc2021" / "HR06000.hea"
     res = subprocess.run([str(cpp_build / "test_dsp"), str(record)], capture_output=True, text=True, cwd=repo_root,
                          timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -4,18 +4,17 @@ figure of one record before and after preprocessing."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 
-def shared_ecg_dir() -> Path:
-    """../shared/data/ecg beside the repository (override: CARDIONETS_SHARED_DATA)."""
-    root = os.environ.get("CARDIONETS_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "data"
-    return base / "ecg"
+def fixture_ecg_dir() -> Path:
+    """The real ECG fixtures (tests/fixtures/ecg in the source tree; cardionets.fixtures)."""
+    from ..fixtures import fixture_dir
+
+    return fixture_dir() / "ecg"
 
 
 def fixture_files(ecg_dir: Path, quick: bool) -> list[Path]:
@@ -50,10 +49,7 @@ def stage_ecg_preprocess(ctx):
     from . import read_ecg
 
     out = ctx.stage_dir("ecg-preprocess")
-    ecg_dir = shared_ecg_dir()
-    if not ecg_dir.is_dir():
-        return StageResult(f"skipped: no ECG fixtures at {ecg_dir} (set CARDIONETS_SHARED_DATA)",
-                           metrics={"skipped": True})
+    ecg_dir = fixture_ecg_dir()
     rows, ecgs = [], []
     t_read = t_pre = 0.0
     for path in fixture_files(ecg_dir, ctx.quick):

@@ -1,6 +1,9 @@
 """cardionets.io.read_cmr: NIfTI, DICOM series (Sunnybrook fixture), multi-frame DICOM."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,8 +12,25 @@ from cardionets.io import read_cmr
 from cardionets.io.cmr import load_cine, resample_time
 
 
-def test_sunnybrook_series(shared_data):
-    d = shared_data / "cmr" / "sunnybrook_SCD0000101"
+def _three_slice_series(src: Path, dst: Path) -> Path:
+    """The fixture's real mid-ventricular slice (SliceLocation -50.2) plus two copies moved to
+    -30.1 and -70.4 mm (the series' real basal and apical positions), as a three-slice series."""
+    import pydicom
+
+    dst.mkdir()
+    for f in sorted(src.glob("*.dcm")):
+        shutil.copy(f, dst / f.name)
+        for k, loc in ((1, -30.1), (2, -70.4)):
+            ds = pydicom.dcmread(str(f))
+            ds.SliceLocation = loc
+            ds.ImagePositionPatient = [*ds.ImagePositionPatient[:2], loc]
+            ds.SOPInstanceUID = f"{ds.SOPInstanceUID}.{k}"
+            ds.save_as(str(dst / f"{k}_{f.name}"))
+    return dst
+
+
+def test_sunnybrook_series(real_data, tmp_path):
+    d = _three_slice_series(real_data / "cmr" / "sunnybrook_SCD0000101", tmp_path / "series")
     cine = load_cine(d, slice_location=-30.0)
     assert cine.frames.shape == (20, 256, 256)
     assert cine.meta["slice_location"] == pytest.approx(-30.1, abs=0.05)

@@ -88,11 +88,11 @@ def test_splits_grouped_stratified_deterministic():
     assert sorted(np.concatenate(folds).tolist()) == list(range(600))
 
 
-def test_manifest_plugs_in_real_layout(tmp_path, shared_data):
+def test_manifest_plugs_in_real_layout(tmp_path, real_data):
     """A hand-written manifest pointing at real fixtures (ECG only, CMR only) loads and serves."""
-    ecg = shared_data / "ecg" / "cinc2021" / "HR06000.hea"
+    ecg = real_data / "ecg" / "cinc2021" / "HR06000.hea"
     subj = pd.DataFrame({"subject_id": ["p1", "p2"], "ecg_path": [str(ecg), str(ecg)],
-                         "cmr_path": [str(shared_data / "cmr" / "sunnybrook_SCD0000101")] * 2,
+                         "cmr_path": [str(real_data / "cmr" / "sunnybrook_SCD0000101")] * 2,
                          "ecg_date": [date(2020, 1, 1), date(2020, 1, 1)]})
     ph = pd.DataFrame({"subject_id": ["p1", "p2"], "LVEDV": [150.0, 170.0]})
     dx = pd.DataFrame({"subject_id": ["p1"], "icd10": ["I50.0"], "date": [pd.Timestamp("2019-01-01")]})

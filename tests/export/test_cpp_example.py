@@ -32,14 +32,14 @@ def _build(repo_root):
     return exe
 
 
-def test_cpp_example_matches_python_screen(repo_root, export_model_dir, shared_data, tmp_path):
+def test_cpp_example_matches_python_screen(repo_root, export_model_dir, real_data, tmp_path):
     from cardionets.export import export_aoti
     from cardionets.screen import load_screen_model, screen
 
     exe = _build(repo_root)
     model = load_screen_model(export_model_dir)
     pkg = export_aoti(model, tmp_path / "model.pt2", max_batch=4)
-    rec = shared_data / "ecg" / "cinc2021" / "HR06000.hea"
+    rec = real_data / "ecg" / "cinc2021" / "HR06000.hea"
     res = subprocess.run([str(exe), str(pkg), str(rec)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)

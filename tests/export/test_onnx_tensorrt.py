@@ -86,12 +86,12 @@ def test_tensorrt_guard_and_builder_path(onnx_file, tmp_path, monkeypatch):
     assert ("create_builder_config.set_flag", (1,)) in calls  # fp16
 
 
-def test_export_cli_onnx(export_model_dir, shared_data, tmp_path, capsys):
+def test_export_cli_onnx(export_model_dir, real_data, tmp_path, capsys):
     from cardionets.cli import main
 
     out = tmp_path / "cli.onnx"
     assert main(["export", "--model", str(export_model_dir), "--format", "onnx", "--out", str(out),
-                 "--verify", str(shared_data / "ecg" / "cinc2021" / "HR06000.hea")]) == 0
+                 "--verify", str(real_data / "ecg" / "cinc2021" / "HR06000.hea")]) == 0
     text = capsys.readouterr().out
     diff = float(text.rsplit("diff", 1)[1].strip(" )\n"))
     assert out.exists() and diff <= 1e-4

@@ -139,14 +139,14 @@ def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     assert (tmp_path / "cines" / "S000_generated.nii.gz").exists()
 
 
-def test_generate_command_on_real_ecgs(runs, tmp_path, shared_data):
+def test_generate_command_on_real_ecgs(runs, tmp_path, real_data):
     import json
 
     import nibabel as nib
 
     from cardionets.cli import main
 
-    ecgs = [str(shared_data / "ecg" / "cinc2021" / f"{n}.hea") for n in ("HR06000", "JS20000", "E07500")]
+    ecgs = [str(real_data / "ecg" / "cinc2021" / f"{n}.hea") for n in ("HR06000", "JS20000", "E07500")]
     out = tmp_path / "gen"
     rc = main(["generate", *ecgs, "--model", str(runs[0] / "mar"), "--out", str(out), "--backend", "cpu",
                "--steps", "2", "--sampling-steps", "2", "--batch-size", "2", "--spacing", "1.75"])

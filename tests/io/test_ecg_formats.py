@@ -1,4 +1,4 @@
-"""Every ECG fixture under ../shared/data/ecg reads correctly; XML, DICOM and NumPy readers."""
+"""Every ECG fixture under tests/fixtures/ecg reads correctly; XML, DICOM and NumPy readers."""
 from __future__ import annotations
 
 import re
@@ -12,7 +12,7 @@ from cardionets.io import STANDARD_LEADS, detect_format, read_ecg, to_standard_o
 
 FORMATS = {
     "cardiosoft_ukb_style.xml": ("cardiosoft", 500, 5000),
-    "dicom_waveform_ge_1.dcm": ("dicom", 500, 5000),
+    "dicom_waveform_ge_style.dcm": ("dicom", 500, 5000),
     "dicom_waveform_mortara.dcm": ("dicom", 1000, 10000),
     "hl7_aecg_example.xml": ("hl7", 500, 5000),
     "philips_sierra_1.xml": ("sierra", 500, 5500),
@@ -20,9 +20,9 @@ FORMATS = {
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
-def test_format_fixture(shared_data, name):
+def test_format_fixture(real_data, name):
     fmt, fs, n = FORMATS[name]
-    path = shared_data / "ecg" / "formats" / name
+    path = real_data / "ecg" / "formats" / name
     assert detect_format(path) == fmt
     ecg = read_ecg(path)
     assert ecg.meta["format"] == fmt and ecg.fs == fs and ecg.signal.shape == (12, n)
@@ -39,38 +39,38 @@ def test_format_fixture(shared_data, name):
     assert np.abs(x[3, body] + (x[0, body] + x[1, body]) / 2).max() < 0.05
 
 
-def test_dicom_matches_pydicom(shared_data):
+def test_dicom_matches_pydicom(real_data):
     import pydicom
 
-    for name in ("dicom_waveform_ge_1.dcm", "dicom_waveform_mortara.dcm"):
-        path = shared_data / "ecg" / "formats" / name
+    for name in ("dicom_waveform_ge_style.dcm", "dicom_waveform_mortara.dcm"):
+        path = real_data / "ecg" / "formats" / name
         ref = pydicom.dcmread(str(path)).waveform_array(0).T / 1000.0  # uV -> mV
         np.testing.assert_allclose(read_ecg(path).signal, ref, rtol=1e-6, atol=1e-6)
 
 
-def test_xml_values_match_the_text(shared_data):
-    text = (shared_data / "ecg" / "formats" / "cardiosoft_ukb_style.xml").read_text(encoding="latin-1")
+def test_xml_values_match_the_text(real_data):
+    text = (real_data / "ecg" / "formats" / "cardiosoft_ukb_style.xml").read_text(encoding="latin-1")
     strip = text[text.index("<StripData>"):]
     first = re.search(r'<WaveformData lead="V1">\s*([-\d,\s]+)', strip).group(1)
     v1 = np.array([int(v) for v in first.replace("\n", "").split(",")[:50] if v.strip()])
-    ecg = read_ecg(shared_data / "ecg" / "formats" / "cardiosoft_ukb_style.xml")
+    ecg = read_ecg(real_data / "ecg" / "formats" / "cardiosoft_ukb_style.xml")
     np.testing.assert_allclose(ecg.signal[ecg.leads.index("V1"), :50], v1 * 0.005, atol=1e-7)
-    assert ecg.meta["age"] == 53 and ecg.meta["sex"] == "M" and "Sinus bradycardia" in ecg.meta["diagnosis"]
+    assert ecg.meta["age"] == 66 and ecg.meta["sex"] == "F" and "Sinus rhythm" in ecg.meta["diagnosis"]
 
-    text = (shared_data / "ecg" / "formats" / "hl7_aecg_example.xml").read_text()
+    text = (real_data / "ecg" / "formats" / "hl7_aecg_example.xml").read_text()
     i = text.index("MDC_ECG_LEAD_V1")
     digits = re.search(r"<digits>([-\d\s]+)", text[i:]).group(1).split()[:40]
-    ecg = read_ecg(shared_data / "ecg" / "formats" / "hl7_aecg_example.xml")
+    ecg = read_ecg(real_data / "ecg" / "formats" / "hl7_aecg_example.xml")
     np.testing.assert_allclose(ecg.signal[ecg.leads.index("V1"), :40], np.array(digits, float) * 2.5e-3, atol=1e-7)
     assert ecg.meta["sex"] == "M" and ecg.meta["age"] == 46
 
 
-def test_sierra_xli_decodes_to_a_plausible_ecg(shared_data):
+def test_sierra_xli_decodes_to_a_plausible_ecg(real_data):
     from scipy.signal import find_peaks
 
     from cardionets import dsp
 
-    ecg = read_ecg(shared_data / "ecg" / "formats" / "philips_sierra_1.xml")
+    ecg = read_ecg(real_data / "ecg" / "formats" / "philips_sierra_1.xml")
     assert "Sinus rhythm" in ecg.meta["diagnosis"][0]
     x = ecg.standard().signal
     # the calibration pulse: exactly 1 mV on lead I near the end
@@ -82,8 +82,8 @@ def test_sierra_xli_decodes_to_a_plausible_ecg(shared_data):
     assert 0.8 < filt[10].max() < 3.0  # R amplitude in V5, mV
 
 
-def test_numpy_arrays_and_content_detection(tmp_path, shared_data):
-    ecg = read_ecg(shared_data / "ecg" / "cinc2021" / "HR06000.hea")
+def test_numpy_arrays_and_content_detection(tmp_path, real_data):
+    ecg = read_ecg(real_data / "ecg" / "cinc2021" / "HR06000.hea")
     np.save(tmp_path / "a.npy", ecg.signal)
     with pytest.raises(InputError, match="fs="):
         read_ecg(tmp_path / "a.npy")
@@ -93,14 +93,14 @@ def test_numpy_arrays_and_content_detection(tmp_path, shared_data):
     b = read_ecg(tmp_path / "b.npz")
     assert b.fs == 500 and b.leads == ecg.leads and b.meta["age"] == 59
     # content, not extension, decides
-    shutil.copy(shared_data / "ecg" / "formats" / "dicom_waveform_ge_1.dcm", tmp_path / "scan.xml")
+    shutil.copy(real_data / "ecg" / "formats" / "dicom_waveform_ge_style.dcm", tmp_path / "scan.xml")
     assert read_ecg(tmp_path / "scan.xml").meta["format"] == "dicom"
-    shutil.copy(shared_data / "ecg" / "formats" / "hl7_aecg_example.xml", tmp_path / "ecg.dat")
+    shutil.copy(real_data / "ecg" / "formats" / "hl7_aecg_example.xml", tmp_path / "ecg.dat")
     assert read_ecg(tmp_path / "ecg.dat").meta["format"] == "hl7"
 
 
-def test_lead_helper_derives_limb_leads(shared_data):
-    ecg = read_ecg(shared_data / "ecg" / "cinc2021" / "JS20003.hea")
+def test_lead_helper_derives_limb_leads(real_data):
+    ecg = read_ecg(real_data / "ecg" / "cinc2021" / "JS20003.hea")
     eight = [ecg.leads.index(n) for n in ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")]
     sig, names = to_standard_order(ecg.signal[eight], [ecg.leads[i] for i in eight])
     assert names == list(STANDARD_LEADS)
@@ -111,8 +111,8 @@ def test_lead_helper_derives_limb_leads(shared_data):
     assert np.isnan(sig[1]).all() and not np.isnan(sig[6]).any()
 
 
-def test_bad_files(tmp_path, shared_data):
-    text = (shared_data / "ecg" / "formats" / "hl7_aecg_example.xml").read_text()
+def test_bad_files(tmp_path, real_data):
+    text = (real_data / "ecg" / "formats" / "hl7_aecg_example.xml").read_text()
     (tmp_path / "cut.xml").write_text(text[: len(text) // 2])
     with pytest.raises(InputError, match="cut.xml"):
         read_ecg(tmp_path / "cut.xml")

@@ -7,15 +7,15 @@ import pytest
 from cardionets.io import STANDARD_LEADS, read_ecg
 
 
-def _records(shared_data):
-    recs = sorted((shared_data / "ecg" / "cinc2021").glob("*.hea")) + [shared_data / "ecg" / "ptb" / "s0010_re.hea"]
+def _records(real_data):
+    recs = sorted((real_data / "ecg" / "cinc2021").glob("*.hea")) + [real_data / "ecg" / "ptb" / "s0010_re.hea"]
     return [r for r in recs if r.exists()]
 
 
-def test_wfdb_fixtures_read(shared_data):
+def test_wfdb_fixtures_read(real_data):
     import wfdb
 
-    recs = _records(shared_data)
+    recs = _records(real_data)
     assert len(recs) >= 25
     for hea in recs:
         ecg = read_ecg(hea)

@@ -8,9 +8,9 @@ import numpy as np
 from cardionets.cli import main
 
 
-def test_read_ecg_command(shared_data, tmp_path, capsys):
-    files = [str(shared_data / "ecg" / "formats" / "hl7_aecg_example.xml"),
-             str(shared_data / "ecg" / "cinc2021" / "HR06001.hea")]
+def test_read_ecg_command(real_data, tmp_path, capsys):
+    files = [str(real_data / "ecg" / "formats" / "hl7_aecg_example.xml"),
+             str(real_data / "ecg" / "cinc2021" / "HR06001.hea")]
     assert main(["read-ecg", *files, "--preprocess-to", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "12 leads" in out and "500 Hz" in out and "preprocessed to (3, 12, 2250)" in out

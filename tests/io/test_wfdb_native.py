@@ -114,8 +114,8 @@ def test_bad_input_raises_clear_errors(tmp_path):
     _expect(tmp_path / "junk.hea")
 
 
-def test_cinc_mat_container_is_checked(tmp_path, shared_data):
-    src = shared_data / "ecg" / "cinc2021" / "HR06000"
+def test_cinc_mat_container_is_checked(tmp_path, real_data):
+    src = real_data / "ecg" / "cinc2021" / "HR06000"
     (tmp_path / "HR06000.hea").write_text((src.with_suffix(".hea")).read_text())
     raw = bytearray(src.with_suffix(".mat").read_bytes())
     raw[4:8] = (11).to_bytes(4, "little")  # MATLAB header now claims 11 rows
@@ -123,10 +123,10 @@ def test_cinc_mat_container_is_checked(tmp_path, shared_data):
     _expect(tmp_path / "HR06000.hea", "MATLAB v4 matrix is 11 x 5000")
 
 
-def test_read_many_parallel(shared_data, tmp_path):
+def test_read_many_parallel(real_data, tmp_path):
     from cardionets.io.ecg_wfdb import read_wfdb_many
 
-    recs = sorted((shared_data / "ecg" / "cinc2021").glob("*.hea"))[:5] + [tmp_path / "missing.hea"]
+    recs = sorted((real_data / "ecg" / "cinc2021").glob("*.hea"))[:5] + [tmp_path / "missing.hea"]
     out = read_wfdb_many(recs, threads=2)
     assert all(o.signal.shape == (12, 5000) for o in out[:5])
     assert isinstance(out[5], CardioNetsError)

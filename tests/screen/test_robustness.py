@@ -30,7 +30,7 @@ def _npz(path: Path, sig, fs=500.0, leads=None):
     np.savez(path, **kw)
 
 
-def _bad_files(d: Path, good_hea: Path, shared: Path) -> dict[str, str]:
+def _bad_files(d: Path, good_hea: Path, real: Path) -> dict[str, str]:
     """Write the bad files; return {file name: expected error code or 'ok:<flag>'}."""
     rng = np.random.default_rng(0)
     d.mkdir(parents=True)
@@ -83,7 +83,7 @@ def _bad_files(d: Path, good_hea: Path, shared: Path) -> dict[str, str]:
             ']>\n<CardiologyXML><x>&lol9;</x></CardiologyXML>\n')
     (d / "bomb.xml").write_text(bomb); exp["bomb.xml"] = "unreadable"
     (d / "other_root.xml").write_text("<?xml version='1.0'?><html><body/></html>"); exp["other_root.xml"] = "unsupported_format"
-    fx = shared / "ecg" / "formats"
+    fx = real / "ecg" / "formats"
     for name, src in (("cardiosoft_cut.xml", "cardiosoft_ukb_style.xml"), ("hl7_cut.xml", "hl7_aecg_example.xml"),
                       ("sierra_cut.xml", "philips_sierra_1.xml")):
         raw = (fx / src).read_bytes()
@@ -91,8 +91,8 @@ def _bad_files(d: Path, good_hea: Path, shared: Path) -> dict[str, str]:
     (d / "cardiosoft_nodata.xml").write_text("<?xml version='1.0'?><CardiologyXML><PatientInfo/></CardiologyXML>")
     exp["cardiosoft_nodata.xml"] = "unreadable"
     # -- DICOM
-    shutil.copy(shared / "cmr" / "sunnybrook_SCD0000101" / "101.dcm", d / "cmr_image.dcm"); exp["cmr_image.dcm"] = "unreadable"
-    raw = (fx / "dicom_waveform_ge_1.dcm").read_bytes()
+    shutil.copy(real / "cmr" / "sunnybrook_SCD0000101" / "101.dcm", d / "cmr_image.dcm"); exp["cmr_image.dcm"] = "unreadable"
+    raw = (fx / "dicom_waveform_ge_style.dcm").read_bytes()
     (d / "ecg_cut.dcm").write_bytes(raw[: len(raw) // 2]); exp["ecg_cut.dcm"] = "unreadable"
     # -- arrays with bad content
     nan = base.copy(); nan[3, 100:200] = np.nan; _npz(d / "nan.npz", nan); exp["nan.npz"] = "quality"
@@ -112,13 +112,13 @@ def _bad_files(d: Path, good_hea: Path, shared: Path) -> dict[str, str]:
     (d / "cut.npz").write_bytes((d / "nan.npz").read_bytes()[:300]); exp["cut.npz"] = "unreadable"
     # a real 15-lead record (12 standard + Frank XYZ): the 12 standard leads are scored
     for suffix in (".hea", ".dat", ".xyz"):
-        shutil.copy(shared / "ecg" / "ptb" / f"s0010_re{suffix}", d / f"s0010_re{suffix}")
+        shutil.copy(real / "ecg" / "ptb" / f"s0010_re{suffix}", d / f"s0010_re{suffix}")
     exp["s0010_re.hea"] = "ok:"
     return exp
 
 
 @pytest.fixture(scope="module")
-def mixed(screen_cohort, shared_data, tmp_path_factory):
+def mixed(screen_cohort, real_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("mixed")
     good = root / "good"
     heas = sorted(screen_cohort.glob("*.hea"))
@@ -127,7 +127,7 @@ def mixed(screen_cohort, shared_data, tmp_path_factory):
             _copy_record(h, good / f"site{k}", h.stem)
     mixed = root / "mixed"
     shutil.copytree(good, mixed / "good", symlinks=True)
-    exp = _bad_files(mixed / "bad", heas[0], shared_data)
+    exp = _bad_files(mixed / "bad", heas[0], real_data)
     return good, mixed, exp
 
 

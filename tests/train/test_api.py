@@ -26,14 +26,14 @@ def test_from_pretrained_predict_and_encode(pipeline, toy):
         one.predict(np.zeros((2, 2, 2, 2, 2), np.float32))
 
 
-def test_predict_from_a_real_record(pipeline, shared_data):
+def test_predict_from_a_real_record(pipeline, real_data):
     pytest.importorskip("cardionets.dsp")
     from cardionets import native
 
     if not native.available():
         pytest.skip("native extension not built")
     cn = cardionets.CardioNets.from_pretrained(pipeline["root"])
-    rec = shared_data / "ecg" / "cinc2021" / "HR06000.hea"
+    rec = real_data / "ecg" / "cinc2021" / "HR06000.hea"
     try:
         out = cn.predict(str(rec))
     except AttributeError as exc:  # native DSP from another issue not built into this extension yet
