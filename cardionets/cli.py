@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "info",
     "read_ecg",
     "synth",
+    "profile",
     "pretrain_cmr",
     "pretrain_ecg",
     "align",
