@@ -12,8 +12,8 @@ from cardionets.data.synth.writer import _rngs, draw_subject
 
 def _render(index: int, seed: int = 5, preset: str = "ukb", debug: dict | None = None):
     s, d, ph = draw_subject(index, seed, preset)
-    _, _, r = _rngs(seed, index)
-    cine, info = cine_model.render_cine(ph, d, heart_rate_at_imaging(s, d), r, debug=debug)
+    r = _rngs(seed, index)[2]
+    cine, info = cine_model.render_cine(ph, d, heart_rate_at_imaging(s, d), r, debug=debug, anatomy=s.anatomy)
     return cine, info, ph
 
 

@@ -192,7 +192,7 @@ def blur3(img: np.ndarray, sigma: float) -> np.ndarray:
 # ---- the renderer ----------------------------------------------------------------------------------
 def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random.Generator,
                 size: int = SIZE, spacing: float = SPACING, n: int = N_FRAMES,
-                debug: dict | None = None) -> tuple[np.ndarray, CineInfo]:
+                debug: dict | None = None, anatomy=None) -> tuple[np.ndarray, CineInfo]:
     """int16 [n, size, size] magnitude cine (frame, row, col) and where things are; ``debug``
     (a dict) receives the signed-distance fields of the chambers [n, H, W] (negative inside), the
     heart-frame coordinates u, v [H, W] and the AV-plane descent per frame."""
@@ -255,7 +255,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     v_lv = 0.0
     v_crux = v_lv - w_t * (1.0 - beta_lv) - 0.5 * t_sep[:, 0]        # mid-septum at the annulus
     # ---- pose in the image ---------------------------------------------------------------------------
-    ang = np.deg2rad(rng.normal(35.0, 10.0))           # long axis tilted from vertical: apex up-right
+    ang_deg = anatomy.cine_angle_deg if anatomy is not None else rng.normal(44.0, 8.0)
+    ang = np.deg2rad(ang_deg)                          # long axis tilted from vertical: apex up-right
     eu = np.array([np.sin(ang), -np.cos(ang)])         # (x, y) image direction base -> apex
     ev = np.array([np.cos(ang), np.sin(ang)])          # towards the LV lateral wall (patient left)
     top_u = a_ed + float(cap[0]) + 4.0
