@@ -126,7 +126,7 @@ def render_subject(args: tuple[int, int, str, str]) -> dict:
     ecg = simulate_ecg(s, d, ph, hr, s.anatomy, r_ecg)
     ecg_rel = f"ecg/{s.subject_id}"
     write_wfdb(out_dir / ecg_rel, ecg, FS, [f"Age: {int(s.age)}", f"Sex: {s.sex}", "Dx: synthetic"])
-    cine, info = render_cine(ph, d, hr, r_cmr, anatomy=s.anatomy)
+    cine, info = render_cine(ph, d, hr, r_cmr, anatomy=s.anatomy, male=s.male, bmi=s.bmi)
     cmr_rel = f"cmr/{s.subject_id}_la4ch.nii.gz"
     write_nifti(out_dir / cmr_rel, cine, info.spacing, info.frame_ms)
     subj = {"subject_id": s.subject_id, "age": round(s.age, 1), "sex": s.sex, "height": s.height,
