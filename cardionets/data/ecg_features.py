@@ -13,8 +13,9 @@ Method (:func:`delineate`), on a 12-lead record in the standard order, in mV:
    within +-50 ms;
 3. dominant beats: beats whose QRS (+-60 ms) correlates >= 0.9 with the provisional median beat
    (ectopic beats and artefacts drop out); the median of the dominant beats is the median beat;
-4. QRS onset / offset: walking out from R on the median beat's spatial velocity (sum over leads
-   of |dV/dt|, smoothed over 8 ms) until it stays below 15% of its QRS maximum for 8 ms;
+4. QRS onset / offset: walking out from the fastest point before / after R on the median beat's
+   spatial velocity (sum over leads of |dV/dt|, smoothed over 8 ms) until it stays below 15% of
+   its QRS maximum for 14 ms (a lobe's turning point, where every lead peaks at once, is not an end);
 5. isoelectric reference: the median beat 10-20 ms before the QRS onset (PR segment);
    amplitudes (R, S, T, ST) are measured from it;
 6. T wave: the spatial magnitude's maximum 80 ms after the QRS offset up to R + 0.62 RR (at most
@@ -195,9 +196,12 @@ def delineate(x: np.ndarray, fs: float) -> Delineation | None:
     vel = uniform_filter1d(np.abs(np.diff(beat, axis=1, append=beat[:, -1:])).sum(0) * fs, int(0.008 * fs))
     w = int(0.12 * fs)
     vmax = vel[r - w:r + w].max()
-    thr, hold = 0.15 * vmax, int(0.008 * fs)
-    on = _walk_below(vel, r, -1, thr, hold, max(r - w, 0))
-    off = _walk_below(vel, r, +1, thr, hold, min(r + w, beat.shape[1] - 1))
+    thr, hold = 0.15 * vmax, int(0.014 * fs)
+    # walk out from the fastest part of the upstroke / downstroke (the velocity dips at the R peak)
+    up = max(r - w, 0) + int(np.argmax(vel[max(r - w, 0):r + 1]))
+    down = r + int(np.argmax(vel[r:r + w]))
+    on = _walk_below(vel, up, -1, thr, hold, max(r - w, 0))
+    off = _walk_below(vel, down, +1, thr, hold, min(r + w, beat.shape[1] - 1))
     i0, i1 = max(on - int(0.02 * fs), 0), max(on - int(0.01 * fs), 1)
     baseline = beat[:, i0:i1].mean(1, keepdims=True)
     bc = beat - baseline

@@ -16,23 +16,31 @@ bands in shifted static coordinates. Every edge gets a one-pixel partial-volume 
   lateral, interpolated base -> mid -> apex and thinning to an apical cap), each segment
   thickening in systole by its radial strain.
 * RV: a crescent measured from the septal epicardium: 0 < v' < D(u), v' the distance into the RV
-  from the septal surface, D a bullet profile from the tricuspid annulus (a few mm more apical than
-  the mitral) to an RV apex short of the LV apex. Its area D0 L J tracks (V / kappa)^(2/3); the
-  tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall ~3.2 mm (thicker in PH).
-* LA, RA: ellipses on either side of a straight interatrial septum running down from the crux,
-  cut at their annulus; areas track (V / kappa)^(2/3) of the atrial volume curves (reservoir filling
-  in ventricular systole, emptying in early diastole and atrial systole); 2 mm walls.
-* Valves: a 3.5 mm annulus band; leaflets closed (bowed towards the atrium, thick annulus at the
-  hinges) in systole and around end-diastole, open into the ventricle during filling. Papillary muscle, RV trabeculation
-  and moderator band.
-* Around it: epicardial fat (thicker in the AV grooves and along the RV free wall), lungs with
-  vessels, liver under the right heart, descending aorta behind the LA, chest wall with
-  subcutaneous fat in front.
+  from the septal surface, D a bullet profile from the tricuspid annulus (6-12 mm more apical than
+  the mitral: the crux offset) to an RV apex short of the LV apex. Its area D0 L J tracks
+  (V / kappa)^(2/3); the tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall
+  ~3.2 mm (thicker in PH). The septum thins a little towards its membranous part at the crux.
+* LA, RA: ellipses on either side of a thin (1.6-3 mm) interatrial septum, bowed towards the RA and
+  thinnest at the fossa ovalis, cut at their annulus; areas track (V / kappa)^(2/3) of the atrial
+  volume curves (reservoir filling in ventricular systole, emptying in early diastole and atrial
+  systole); 2 mm walls.
+* Valves: a 1.4 mm leaflet plane between ventricular and atrial blood (no band across the annuli);
+  closed leaflets ~2 mm thick, bowed towards the atrium, in systole and around end-diastole; open
+  into the ventricle during filling, with a slightly darker inflow jet in early diastole. Papillary
+  muscle, RV trabeculation and moderator band.
+* Pericardium: epicardial fat (thicker in the AV grooves, along the RV free wall and at the apex), the
+  fibrous pericardium as a thin dark line (thickened after pericarditis), a bright effusion rim
+  between them when there is fluid (mostly along the RV free wall, the apex and the lateral LV), and
+  paracardiac fat outside in places.
+* Around it (:mod:`.cine_surroundings`): chest wall, lungs, posterior mediastinum with the pulsating
+  descending aorta, spine and liver in body coordinates; neighbours follow the heart in systole.
 Orientation: anterior up, patient left on the image right (the scanner convention of a 4-chamber
 plane), so the apex points up and to the right, the RV lies in front (upper left) and the atria
-below; per subject the angle, position, contrast, coil shading and noise vary.
+below. The long-axis angle comes from the subject's anatomy (:mod:`.anatomy`, shared with the ECG);
+per subject the position, contrast, coil shading and noise vary.
 Image formation: bSSFP-like contrast (blood and fat bright, myocardium dark, liver mid grey, lung
-black), Gaussian point spread, smooth receive-coil shading, Rician noise; int16 magnitudes.
+dark with vessels), slightly inhomogeneous blood, Gaussian point spread, smooth receive-coil
+shading, Rician noise; int16 magnitudes.
 """
 from __future__ import annotations
 
@@ -195,9 +203,11 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                 size: int = SIZE, spacing: float = SPACING, n: int = N_FRAMES,
                 debug: dict | None = None, anatomy=None, male: bool = True, bmi: float = 26.0
                 ) -> tuple[np.ndarray, CineInfo]:
-    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are; ``debug``
-    (a dict) receives the signed-distance fields of the chambers [n, H, W] (negative inside), the
-    heart-frame coordinates u, v [H, W] and the AV-plane descent per frame."""
+    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are. ``anatomy`` (the
+    subject's :class:`~.anatomy.Anatomy`) sets the long-axis angle, ``male`` / ``bmi`` the chest wall.
+    ``debug`` (a dict) receives the signed-distance fields of the chambers [n, H, W] (negative
+    inside), the heart-frame coordinates u, v [H, W], the AV-plane descent per frame and the image
+    before noise (``noise_free``)."""
     curves, ts = volume_curves(ph, hr, n)
     cyc = curves["c"]                                   # contraction 0 (ED) .. 1 (ES)
 
@@ -430,6 +440,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     shading = (1.0 + gx * xx + gy * yy - rng.uniform(0.1, 0.35) * (xx ** 2 + yy ** 2)
                + rng.uniform(0.0, 0.3) * np.exp(-(yy + 1.0) / 0.4) + 0.06 * _smooth_noise(rng, size, 18.0))
     img = img * np.clip(shading, 0.35, 2.0).astype(_F)
+    if debug is not None:
+        debug["noise_free"] = img.copy()
     # Rician magnitude: complex Gaussian noise drawn once as a pool and read at per-frame offsets
     sigma = rng.uniform(0.012, 0.028)
     pool = rng.standard_normal(12 * size * size, dtype=_F) * _F(sigma)

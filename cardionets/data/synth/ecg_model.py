@@ -179,7 +179,9 @@ def heart_vector_waves(s: Subject, d: DiseaseState, ph: dict[str, float], hr: fl
         t_vec_body = rot_t @ t_vec
         if d.rbbb:   # slow terminal right-anterior force: R' in V1, broad S in I, V5, V6; secondary T change
             term = rot_qrs @ _unit((-0.65, 0.1, -0.75))
-            waves.append((0.5 * qrs_base + 0.4 * (qrs - qrs_base), 0.3 * (qrs - qrs_base), 0.45 * amp * term))
+            extra_w = qrs - qrs_base
+            waves += [(0.3 * qrs_base + 0.15 * extra_w, 0.35 * extra_w, 0.6 * amp * term),
+                      (0.3 * qrs_base + 0.65 * extra_w, 0.35 * extra_w, 0.6 * amp * term)]
             t_vec_body = t_vec_body - 0.12 * term
     waves += [(o, sg, anatomy.rotation @ v) for o, sg, v in extra]
     if d.ph > 0 or rv_load > 0.3:
@@ -203,7 +205,7 @@ def heart_vector_waves(s: Subject, d: DiseaseState, ph: dict[str, float], hr: fl
                (-pr + 1.6 * p_sigma, p_sigma * 0.9, 0.07 * min(la_excess, 2.0) * _unit((-0.1, 0.2, 1.0))),
                (-pr + 0.08, 0.035, -0.35 * p_amp * p_dir)]      # atrial repolarisation (Ta): PR segment below TP
     if d.peri_acute:                          # atrial injury current: PR-segment depression (elevation in aVR)
-        p_waves.append((-0.5 * (pr - 3 * p_sigma) - 0.02, 0.025, -(0.03 + 0.05 * d.peri) * p_dir))
+        p_waves.append((-0.5 * qrs_base - 0.035, 0.035, -(0.04 + 0.05 * d.peri) * p_dir))
     normal = p_waves + waves + repol
     kinds: dict[str, list[Lobe]] = {"N": normal, "F": waves + repol}
     # premature atrial beat: ectopic P (different axis, shorter PR), the same QRS and T
