@@ -17,7 +17,8 @@ Relative signals follow bSSFP contrast (Ridgway 2010, JCMR 12:71; fat and fluid 
 myocardium dark grey, liver mid grey, lung dark).
 
 Cardiac-synchronous motion of the neighbours: tissue next to the heart follows the epicardium
-inwards in systole (up to ~2.5 mm at the surface, fading over ~12 mm); the scene is evaluated at the
+inwards in systole (up to ~2.5 mm at the surface, fading over ~8 mm, none beyond 30 mm: the chest
+wall and the spine stay put); the scene is evaluated at the
 end-diastolic and at the displaced end-systolic positions and blended with the contraction curve.
 The aorta's lumen is painted per frame (it widens by ~6% in systole).
 """
@@ -197,6 +198,6 @@ def render(rng: np.random.Generator, X: np.ndarray, Y: np.ndarray, px: float, lm
     cx, cy = lm.centre
     rx, ry = X - cx, Y - cy
     rn = np.sqrt(rx * rx + ry * ry) + 1e-3
-    pull = float(rng.uniform(1.5, 3.0)) * np.exp(-heart_dist / 12.0)
+    pull = float(rng.uniform(1.5, 3.0)) * np.exp(-heart_dist / 8.0) * np.clip((30.0 - heart_dist) / 10.0, 0.0, 1.0)
     es = _draw({}, X + pull * rx / rn, Y + pull * ry / rn, px, lm, p, tex)
     return ed, es, Aorta(p["ao_x"], p["ao_y"], p["ao_r"], p["ao_lumen"])

@@ -233,6 +233,12 @@ def simulate_ecg(s: Subject, d: DiseaseState, ph: dict[str, float], hr: float, a
     if d.af:
         h += _fibrillatory_waves(rng, t, anatomy)
     lead_vec = DOWER.copy()                       # electrode placement and torso: not explained by phenotypes
+    # the precordial strip sits a little left or right of the standard positions (a shift along
+    # V1..V6, which moves the transition zone), then each electrode has its own error
+    pos = np.clip(np.arange(6) + 0.45 * rng.standard_normal(), 0.0, 5.0)
+    lo = np.minimum(pos.astype(int), 4)
+    frac = (pos - lo)[:, None]
+    lead_vec[2:] = (1.0 - frac) * DOWER[2 + lo] + frac * DOWER[3 + lo]
     lead_vec[2:] = lead_vec[2:] * (1.0 + 0.1 * rng.standard_normal((6, 1))) + 0.1 * rng.standard_normal((6, 3))
     lead_vec[:2] = lead_vec[:2] * (1.0 + 0.05 * rng.standard_normal((2, 1)))
     gain = 1.0 + 0.03 * rng.standard_normal((8, 1))          # per-channel amplifier gain
