@@ -91,6 +91,7 @@ class Delineation:
     peaks: np.ndarray         # R peaks of the whole record (samples at 500 Hz)
     dominant: np.ndarray      # bool per peak: beat of the dominant morphology
     rr_s: float               # median RR (s)
+    measured: np.ndarray      # bool per peak: the whole beat window lies in the record
 
 
 def _sos(fs: float, lo: float | None, hi: float | None, order: int = 2):
@@ -228,7 +229,7 @@ def delineate(x: np.ndarray, fs: float) -> Delineation | None:
             floor = float(magp[lo_on:cand].min())
             before = np.flatnonzero(magp[lo_on:cand] < floor + 0.25 * (magp[cand] - floor))
             p_on = lo_on + int(before[-1]) if len(before) else None
-    return Delineation(beat, r, int(on), int(off), t_peak, t_end, p_peak, p_on, baseline, peaks, dominant, rr_med)
+    return Delineation(beat, r, int(on), int(off), t_peak, t_end, p_peak, p_on, baseline, peaks, dominant, rr_med, ok)
 
 
 def _noise_floor(seg: np.ndarray) -> float:
@@ -266,7 +267,7 @@ def profile_record(x: np.ndarray, fs: float) -> dict[str, float]:
     out["rr_cv"] = float(rr.std() / rr.mean())
     out["rr_irregularity"] = float(np.median(np.abs(np.diff(rr))) / d.rr_s) if len(rr) > 1 else float("nan")
     out["premature_fraction"] = float(np.mean(rr < 0.85 * d.rr_s))
-    out["non_dominant_fraction"] = float(1.0 - d.dominant[(d.peaks >= 0)].mean())
+    out["non_dominant_fraction"] = float(1.0 - d.dominant[d.measured].mean())
     out["qrs_ms"] = 1000.0 * (d.off - d.on) / f
     out["p_present"] = float(d.p_peak is not None)
     if d.p_peak is not None:
