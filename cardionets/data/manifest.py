@@ -82,9 +82,10 @@ def load_manifest(path: str | Path) -> Manifest:
     if subjects["exam_id"].duplicated().any():
         dup = subjects.loc[subjects["exam_id"].duplicated(), "exam_id"].iloc[0]
         raise InputError(f"{subj_file}: exam_id {dup!r} appears twice (add an exam_id column for repeat exams)")
-    for col in ("ecg_path", "cmr_path"):
-        if col not in subjects.columns:
-            subjects[col] = None
+    for col in ("ecg_path", "cmr_path"):                 # missing paths are None (never NaN or "")
+        vals = subjects[col] if col in subjects.columns else [None] * len(subjects)
+        subjects[col] = pd.Series([v if isinstance(v, str) and v.strip() else None for v in vals],
+                                  index=subjects.index, dtype=object)
     for col in ("ecg_date", "imaging_date"):
         if col in subjects.columns:
             subjects[col] = pd.to_datetime(subjects[col])

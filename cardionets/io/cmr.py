@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import InputError
 from .cmr_formats import (Cine, is_nifti, load_dicom_files, load_dicom_zip, load_multiframe, load_nifti,
-                          slice_position)
+                          pydicom_module, slice_position)
 from .cmr_geometry import GridTransform, canonical_transform, check_view, direction_name
 from .cmr_localise import locate_heart, motion_centre
 
@@ -88,7 +88,7 @@ def _named(cine: Cine, p: Path) -> Cine:
 
 
 def _load_dicom_file(p: Path, slice_location: float | None) -> Cine:
-    import pydicom
+    pydicom = pydicom_module()
 
     try:
         ds = pydicom.dcmread(str(p))

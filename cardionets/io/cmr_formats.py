@@ -40,6 +40,15 @@ class Cine:
     slice_chosen: bool = False
 
 
+def pydicom_module():
+    """pydicom, with value validation on reading off: anonymised cines are full of UIDs and
+    strings that break the letter of the standard, and each would log a warning per file."""
+    import pydicom
+
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+    return pydicom
+
+
 def check_voxels(source: Path | str, what: str, *dims: int) -> None:
     """Refuse a declared size over the limits before anything of that size is allocated."""
     dims = tuple(int(d) for d in dims)
@@ -242,7 +251,7 @@ def load_multiframe(p: Path, ds) -> Cine:
 
 
 def _read_header(f: Path):
-    import pydicom
+    pydicom = pydicom_module()
 
     try:
         ds = pydicom.dcmread(str(f), stop_before_pixels=True)
@@ -253,7 +262,7 @@ def _read_header(f: Path):
 
 def load_dicom_files(files: list[Path], slice_location: float | None, source: Path) -> Cine:
     """A series from DICOM files (one frame each); several series in the files: the 4-chamber one."""
-    import pydicom
+    pydicom = pydicom_module()
 
     from .cmr_zip import ZipSeries, choose_series
 
@@ -292,7 +301,7 @@ def load_dicom_files(files: list[Path], slice_location: float | None, source: Pa
 
 def load_dicom_zip(p: Path, slice_location: float | None = None) -> Cine:
     """The 4-chamber cine of a zip of DICOM files (module docstring of :mod:`.cmr_zip`)."""
-    import pydicom
+    pydicom = pydicom_module()
 
     from .cmr_zip import choose_series, open_checked, read_member, scan_series, series_listing
 
@@ -318,4 +327,4 @@ def load_dicom_zip(p: Path, slice_location: float | None = None) -> Cine:
 
 __all__ = ["Cine", "MAX_FRAMES", "MAX_SERIES_FILES", "MAX_SIDE", "MAX_SOURCE_VOXELS", "check_voxels",
            "dicom_spacing", "frames_from_series", "is_nifti", "load_dicom_files", "load_dicom_zip",
-           "load_multiframe", "load_nifti", "slice_position"]
+           "load_multiframe", "load_nifti", "pydicom_module", "slice_position"]

@@ -108,7 +108,9 @@ def read_member(zf: zipfile.ZipFile, name: str, source: Path) -> bytes:
 
 def scan_series(zf: zipfile.ZipFile, source: Path) -> dict[str, ZipSeries]:
     """Every DICOM series in the archive, from the members' headers (pixel data not read)."""
-    import pydicom
+    from .cmr_formats import pydicom_module
+
+    pydicom = pydicom_module()
 
     series: dict[str, ZipSeries] = {}
     for info in zf.infolist():
