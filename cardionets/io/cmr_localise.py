@@ -16,9 +16,9 @@ the heart changes intensity at the heart rate, while static anatomy, noise and s
 3. the peak, the connected region where the map is at least half the peak, and the map-weighted
    centroid of that region: the heart centre, in pixels of the (canonically oriented) image.
 
-:func:`motion_centre` measures the same thing on any cine with the plain temporal standard
-deviation (no prior): the tests and ``read-cmr`` use it to check where the moving heart lands in
-the model input.
+:func:`motion_centre` measures where any cine moves, independently of the above: the centroid
+of the temporal standard deviation above its median (no harmonic, no prior, no region). The tests
+and ``read-cmr`` use it to check where the moving heart lands in the model input.
 """
 from __future__ import annotations
 
@@ -82,11 +82,17 @@ def locate_heart(frames: np.ndarray, spacing: tuple[float, float]) -> Localisati
 
 
 def motion_centre(frames: np.ndarray, smooth_px: float = 2.0) -> tuple[float, float]:
-    """Where a cine [t, H, W] moves: centroid of the half-maximum region of its smoothed temporal SD."""
+    """Where a cine [t, H, W] moves: the centroid of its temporal SD (smoothed by ``smooth_px``)
+    above the SD's median (the static background and noise), weighted by that excess."""
     from scipy.ndimage import gaussian_filter
 
     sd = gaussian_filter(frames.astype(np.float64).std(axis=0), smooth_px)
-    return _region_centroid(sd, 0.5)
+    w = np.clip(sd - np.median(sd), 0.0, None)
+    total = w.sum()
+    if total <= 0:
+        return (sd.shape[0] - 1) / 2, (sd.shape[1] - 1) / 2
+    rr, cc = np.indices(sd.shape)
+    return float((w * rr).sum() / total), float((w * cc).sum() / total)
 
 
 __all__ = ["Localisation", "PRIOR_SD_FRACTION", "SMOOTH_MM", "first_harmonic", "locate_heart", "motion_centre"]
