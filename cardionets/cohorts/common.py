@@ -139,7 +139,8 @@ def write_cohort_dir(out: Path, rows: list[SubjectRow], *, source: str, settings
     subj = []
     for r in rows:
         s = dict(r.subject)
-        s["issues"] = "; ".join(f"{c}: {d}" for c, d in r.issues if not c.startswith(("ecg", "cmr"))) or None
+        own = (s.get("ecg_error"), s.get("cmr_error"))              # already in their own columns
+        s["issues"] = "; ".join(f"{c}: {d}" for c, d in r.issues if d not in own) or None
         subj.append(s)
     subjects = pd.DataFrame(subj)
     for col in ("ecg_path", "cmr_path", "ecg_error", "cmr_error"):

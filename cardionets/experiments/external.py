@@ -109,6 +109,7 @@ def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path
     cohort = Cohort(cohort_dir)
     not_run: dict[str, str] = {}
     names: dict[str, str] = {}                                   # run -> display name
+    taken: dict[str, set[str]] = {}
     order = ["scratch", "ssl", "phen_sup", "cardionets", "cmr_ref"]
     res = Results(models=[], meta={"model": str(model), "cohort": str(cohort_dir), "seed": seed,
                                    "external cohort rows": len(cohort)})
@@ -117,7 +118,9 @@ def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path
     thresholds: dict[str, str] = {}
     for run, info in sorted(runs, key=lambda ri: (ri[1].get("task", ""), str(ri[0]))):
         task, init, kind = info.get("task", "?"), info.get("init", "scratch"), info["head_kind"]
-        name = init if init not in names.values() or kind != "regression" else f"{init}:{run.name}"
+        section = "phenotypes" if kind == "regression" else "subtypes" if kind == "multiclass" else "screening"
+        name = init if init not in taken.setdefault(section, set()) else f"{init}:{run.name}"
+        taken[section].add(name)                                  # two runs of one init and task: keep both
         modality = info["modality"]
         rows = np.flatnonzero(cohort.usable(modality))
         label = f"{task}:{name}"
