@@ -72,3 +72,21 @@ def test_external_validation_on_an_unseen_cohort(ukb_runs, mimic_cohort, tmp_pat
     assert "holds no value of any phenotype" in ev["not_evaluated"]["phenotypes:scratch"]
     assert ev["rows_without_usable_ecg"] == 1
     assert (tmp_path / "ev" / "report.html").is_file() and (tmp_path / "ev" / "metrics.md").is_file()
+
+
+def test_screening_study_on_an_ecg_only_cohort(mimic_cohort, tmp_path):
+    """reproduce on MIMIC (no cines, no phenotypes): only the ECG models run, the rest says why."""
+    from cardionets.experiments import grid_for, reproduce
+
+    out, _ = mimic_cohort
+    over = {"all": {"encoder.width": 32, "encoder.depth": 1, "encoder.heads": 2, "batch_size": 2,
+                    "eval_batch_size": 4, "epochs": 1, "mae.decoder_width": 32, "mae.decoder_depth": 1}}
+    grid = grid_for("tiny", overrides=over, finetune_epochs=1, ratios=(1,), fractions=(1.0,), subtypes=False)
+    res = reproduce(out, tmp_path / "rep", grid=grid, n_boot=20, n_perm=20, progress=False, echo=lambda s: None)
+    runs = tmp_path / "rep" / "runs"
+    assert (runs / "pretrain_ecg" / "model.safetensors").is_file()
+    assert not (runs / "pretrain_cmr").exists() and not (runs / "align").exists()
+    assert (runs / "finetune_diseases_ssl" / "reproduce_predictions.npz").is_file()
+    assert "no usable cine" in res["not_run"]["models:cardionets,cmr_ref"]
+    assert "no phenotype values" in res["not_run"]["phenotypes"]
+    assert (tmp_path / "rep" / "report.html").is_file()
