@@ -191,13 +191,17 @@ def sample_window(frames: np.ndarray, spacing: tuple[float, float], edges: tuple
 
     t, h, w = frames.shape
     step = (target / spacing[0], target / spacing[1])
+    er, ec = edges[0] + 0.5, edges[1] + 0.5                     # first sampled pixel when step is 1
+    if (abs(step[0] - 1) < 1e-9 and abs(step[1] - 1) < 1e-9 and er == int(er) and ec == int(ec)
+            and 0 <= er and er + size <= h and 0 <= ec and ec + size <= w):
+        return np.array(frames[:, int(er):int(er) + size, int(ec):int(ec) + size], dtype=np.float32)  # on the grid
     mr, r0, r1 = _axis_matrix(edges[0], step[0], size, h)
     mc, c0, c1 = _axis_matrix(edges[1], step[1], size, w)
     sub = np.asarray(frames[:, r0:r1, c0:c1], dtype=np.float32)
     for axis, s in ((1, step[0]), (2, step[1])):
         if s > 1.0 + 1e-6:
             sub = gaussian_filter1d(sub, 0.5 * np.sqrt(s * s - 1.0), axis=axis, mode="nearest")
-    out = np.einsum("ri,tij,cj->trc", mr, sub, mc, optimize=True)
+    out = (mr.astype(np.float32) @ sub) @ mc.T.astype(np.float32)    # [t, size, size]
     cover = np.outer(mr.sum(1), mc.sum(1))                             # weight inside the image
     return (out + fill * (1.0 - cover)[None]).astype(np.float32)
 
