@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..data.schema import PHENOTYPE_NAMES
 from ..errors import InputError
@@ -239,40 +240,50 @@ def ingest_ukb(fields: str | Path | None, out: str | Path, *, ecg_dir: str | Pat
     warnings: list[str] = []
     idp = idp_fields()
     per_eid: dict[str, dict] = {}
+    idp_used = {F_DATE, F_SEX, F_AGE, F_HEIGHT, F_WEIGHT, F_BSA, F_ICD10, F_ICD10_DATE, F_ICD9, F_ICD9_DATE, *idp}
+    no_visit: list[str] = []
     if fields is not None:
         fpath = Path(fields)
-        df = read_table(fpath, dtype=str)
-        eid_col = next((c for c in _EID_COLUMNS if c in df.columns), None)
+        parquet = fpath.suffix.lower() in (".parquet", ".pq")
+        header = list(pq.read_schema(fpath).names) if parquet else list(read_table(fpath, nrows=0).columns)
+        eid_col = next((c for c in _EID_COLUMNS if c in header), None)
         if eid_col is None:
-            raise InputError(f"{fpath}: no participant column ({' / '.join(_EID_COLUMNS)}); has {list(df.columns)[:10]}")
+            raise InputError(f"{fpath}: no participant column ({' / '.join(_EID_COLUMNS)}); has {header[:10]}")
         cols: dict[tuple[int, int, int], str] = {}
         unknown = []
-        for c in df.columns:
+        for c in header:
             if c == eid_col:
                 continue
             key = parse_field_column(c)
             if key is None:
                 unknown.append(c)
-            else:
+            elif key[0] in idp_used:
                 cols[key] = c
         if unknown:
             warnings.append(f"{fpath.name}: column(s) {unknown[:10]} are not UK Biobank field columns "
                             "('<field>-<instance>.<array>', 'f.<field>.<i>.<a>' or 'p<field>_i<i>_a<a>'); ignored")
-        used = {F_DATE, F_SEX, F_AGE, F_HEIGHT, F_WEIGHT, F_BSA, F_ICD10, F_ICD10_DATE, F_ICD9, F_ICD9_DATE, *idp}
-        if not any(f in used for f, _, _ in cols):
+        if not cols:
             warnings.append(f"{fpath.name}: none of the fields the ingestion uses are present "
                             "(53, 31, 21003, 41270/41280, 24100-24181, ...)")
         if (F_DATE, instance, 0) not in cols:
             warnings.append(f"{fpath.name}: no imaging visit date column (field {F_DATE}, instance {instance}); "
                             "no disease label can be dated")
+        wanted = [eid_col, *cols.values()]                  # a UK Biobank basket can hold thousands of columns
+        df = pd.read_parquet(fpath, columns=wanted).astype(str) if parquet else read_table(fpath, dtype=str,
+                                                                                                usecols=wanted)
         df = df.astype(object).where(df.notna(), None)
+        date_col = cols.get((F_DATE, instance, 0))
         for _, row in df.iterrows():
             eid = str(row[eid_col]).strip()
+            if eid.endswith(".0") and eid[:-2].isdigit():
+                eid = eid[:-2]
             if not eid or eid == "None":
                 continue
             if eid in per_eid:
                 warnings.append(f"{fpath.name}: participant {eid} appears twice; the first row is used")
                 continue
+            if date_col is not None and (row[date_col] is None or pd.isna(row[date_col]) or not str(row[date_col]).strip()):
+                no_visit.append(eid)                        # kept only if bulk files exist (below)
             per_eid[eid] = _extract(row, cols, instance, idp)
     ecgs, w1 = index_bulk(Path(ecg_dir) if ecg_dir else None, ECG_FIELD, "xml", instance)
     cmrs, w2 = index_bulk(Path(cmr_dir) if cmr_dir else None, CMR_FIELD, "zip", instance)
@@ -286,6 +297,14 @@ def ingest_ukb(fields: str | Path | None, out: str | Path, *, ecg_dir: str | Pat
         if extra:
             warnings.append(f"{Path(phenotype_table).name}: {len(extra)} subject(s) in no other input, ignored "
                             f"(first: {extra[:5]})")
+    # the imaging cohort: participants with an imaging visit date or bulk files of that visit
+    outside = [e for e in no_visit if e not in ecgs and e not in cmrs]
+    for e in outside:
+        del per_eid[e]
+    if outside:
+        warnings.append(f"{len(outside)} participant(s) of the field table have no instance-{instance} imaging visit "
+                        f"date (field {F_DATE}) and no bulk files: not part of the imaging cohort, not ingested "
+                        f"(first: {outside[:5]})")
     eids = sorted(set(per_eid) | set(ecgs) | set(cmrs), key=lambda e: (len(e), e))
     if not eids:
         raise InputError("no participants: the field table is empty and no bulk files were found")

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .cmr_formats import (Cine, is_nifti, load_dicom_files, load_dicom_zip, load_multiframe, load_nifti,
+from .cmr_formats import (Cine, check_voxels, is_nifti, load_dicom_files, load_dicom_zip, load_multiframe, load_nifti,
                           pydicom_module, slice_position)
 from .cmr_geometry import GridTransform, canonical_transform, check_view, direction_name
 from .cmr_localise import locate_heart, motion_centre
@@ -260,6 +260,7 @@ def preprocess_cine(cine: Cine, *, frames: int = FRAMES, spacing: float = SPACIN
     if on_view not in ("warn", "raise"):
         raise InputError(f"on_view must be 'warn' or 'raise', got {on_view!r}")
     src = cine.meta.get("path", "cine")
+    check_voxels(src, "the requested model input", frames, size, size)     # before anything of that size
     x = np.asarray(cine.frames)
     if x.ndim != 3:
         raise InputError(f"{src}: expected a cine [t, rows, cols], got shape {x.shape}")

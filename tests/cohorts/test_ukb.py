@@ -42,6 +42,7 @@ def test_manifest_rows_paths_and_reasons(ukb_cohort):
     assert len(issues) == sum(summary["issues"].values())
     assert any("'foo'" in w for w in summary["warnings"])                # unknown column named, not fatal
     assert any("other instances" in w for w in summary["warnings"])
+    assert any("1 participant(s) of the field table have no instance-2 imaging visit" in w for w in summary["warnings"])
     ecgs = pd.read_csv(out / "ecg_manifest.csv")
     assert len(ecgs) == 12 and set(ecgs.columns) == {"record_id", "path"}
 

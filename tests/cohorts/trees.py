@@ -110,6 +110,7 @@ def build_ukb_tree(root: Path) -> dict[str, Path]:
         for j, fid in enumerate(range(24100, 24182)):
             r[f"{fid}-2.0"] = f"{100 + k + j * 0.5:.1f}"
         rows.append(r)
+    rows.append({"eid": "1000014", "53-2.0": None, "31-0.0": "1", "foo": "y"})  # never imaged: not in the cohort
     df = pd.DataFrame(rows)
     dx = {  # eid: [(41270 code, 41280 date), ...]
         UKB_GOOD[0]: [("I251", "2012-05-01"), ("I500", "2019-01-01")],          # CAD counts; HF after the exam
@@ -117,6 +118,7 @@ def build_ukb_tree(root: Path) -> dict[str, Path]:
         UKB_GOOD[2]: [("I272", "31/31/2015"), ("E119", "2010-01-01")],            # PH with a date that does not parse
         UKB_GOOD[3]: [("I422", "2016-03-14")],                                    # HCM on the exam day: counts
     }
+    eids = eids + ["1000014"]
     width = max(len(v) for v in dx.values())
     for a in range(width):
         df[f"41270-0.{a}"] = [dx.get(e, [])[a][0] if a < len(dx.get(e, [])) else None for e in eids]
