@@ -15,7 +15,8 @@ Inputs (the instance is the imaging visit, 2 by default):
 The manifest points at the bulk files where they are (absolute paths; nothing is copied or
 converted): cines are read from the zips by :func:`cardionets.io.read_cmr`, which picks the
 4-chamber series the same way every time; what it picked is recorded per subject. Every
-participant of the field table or the bulk folders gets a row.
+participant with an imaging-visit date or bulk files of that visit gets a row; participants of
+the field table never imaged are counted in a warning. Only the used field columns are read.
 
 Phenotypes: 76 of the 82 come from fields 24100-24181 directly; the six indexed ones (LVCI, LVEDVi,
 LVMi, RVEDVi, LAV_max_i, RAV_max_i) have no field and are derived as the volume (cardiac output,
