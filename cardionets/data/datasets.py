@@ -95,11 +95,12 @@ class Cohort:
         return build_ecg_cache(self.root, self.manifest.subjects["ecg_path"].tolist(), progress=progress)
 
     def datasets(self, kind: str = "paired", seed: int = 0, split: dict[str, np.ndarray] | None = None,
-                 **kwargs: Any) -> dict[str, Any]:
-        """{"train", "val", "test": datasets, "scaler": PhenotypeScaler, "split": indices}."""
+                 usable_for: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """{"train", "val", "test": datasets, "scaler": PhenotypeScaler, "split": indices}. Rows
+        without what ``usable_for`` (default ``kind``) needs stay out of every split."""
         cls = {"paired": PairedDataset, "ecg": ECGDataset, "cmr": CMRDataset}[kind]
         split = split or self.split(seed=seed)
-        usable = self.usable(kind)                # rows without this modality stay out of every split
+        usable = self.usable(usable_for or kind)
         split = {k: np.asarray(v)[usable[np.asarray(v, dtype=np.int64)]] for k, v in split.items()}
         scaler = self.scaler(split["train"])
         out: dict[str, Any] = {"scaler": scaler, "split": split}

@@ -90,3 +90,16 @@ def test_screening_study_on_an_ecg_only_cohort(mimic_cohort, tmp_path):
     assert "no usable cine" in res["not_run"]["models:cardionets,cmr_ref"]
     assert "no phenotype values" in res["not_run"]["phenotypes"]
     assert (tmp_path / "rep" / "report.html").is_file()
+
+
+def test_splits_keep_only_rows_with_what_the_stage_needs(ukb_cohort):
+    from cardionets.data import Cohort
+
+    out, _ = ukb_cohort
+    c = Cohort(out)
+    n = {k: int(c.usable(k).sum()) for k in ("ecg", "cmr", "paired")}
+    assert n == {"ecg": 11, "cmr": 9, "paired": 8}
+    for kind, usable_for, expect in (("ecg", None, 11), ("cmr", None, 9), ("ecg", "paired", 8)):
+        ds = c.datasets(kind, usable_for=usable_for)
+        rows = sorted(i for k in ("train", "val", "test") for i in ds["split"][k].tolist())
+        assert len(rows) == expect and c.usable(usable_for or kind)[rows].all()
