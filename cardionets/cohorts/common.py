@@ -90,6 +90,7 @@ def check_cine(path: Path) -> dict[str, Any]:
     r = res.report
     box = r["crop_box"]
     return {"ok": True, "error": None, "series": r.get("series_description"), "series_number": r.get("series_number"),
+            "series_uid": r.get("series_uid"),
             "frames": r["frames_source"], "view": r["view"]["view"], "view_ok": r["view"]["ok"],
             "crop_rows": box["rows"], "crop_cols": box["cols"], "warnings": r["warnings"]}
 

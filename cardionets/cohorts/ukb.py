@@ -189,6 +189,7 @@ def _row(job: _Job) -> SubjectRow:
         if chk["ok"]:
             s["cmr_path"] = relative_or_absolute(Path(job.cmr), out)
             s["cmr_series"], s["cmr_series_number"] = chk["series"], chk["series_number"]
+            s["cmr_series_uid"] = chk["series_uid"]
             s["cmr_frames"], s["cmr_view"] = chk["frames"], chk["view"]
             s["cmr_crop_rows"], s["cmr_crop_cols"] = str(chk["crop_rows"]), str(chk["crop_cols"])
             s["cmr_warnings"] = "; ".join(chk["warnings"]) or None

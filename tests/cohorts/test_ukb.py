@@ -24,7 +24,7 @@ def test_manifest_rows_paths_and_reasons(ukb_cohort):
     assert good["ecg_path"].str.endswith("_20205_2_0.xml").all()       # instance 2, not the repeat visit
     assert good["cmr_path"].str.endswith("_20208_2_0.zip").all()
     assert (good["cmr_series"] == "CINE_segmented_LAX_4Ch").all() and (good["cmr_series_number"] == 12).all()
-    assert (good["cmr_frames"] == 20).all()
+    assert (good["cmr_frames"] == 20).all() and (good["cmr_series_uid"] == "1.2.826.0.1.3680043.8.498.12").all()
     assert good["cmr_warnings"].str.contains("short-axis slice").all()  # Sunnybrook is a SAX slice in disguise
     assert s.loc[EID_NO_ECG, "ecg_error"].startswith("missing") and pd.isna(s.loc[EID_NO_ECG, "ecg_path"])
     assert "not well-formed XML" in s.loc[EID_BAD_XML, "ecg_error"] and EID_BAD_XML in s.loc[EID_BAD_XML, "ecg_error"]
