@@ -16,8 +16,10 @@ COMMAND_MODULES = [
     "demo",
     "info",
     "read_ecg",
+    "read_cmr",
     "synth",
     "profile",
+    "ingest",
     "pretrain_cmr",
     "pretrain_ecg",
     "align",
@@ -29,6 +31,7 @@ COMMAND_MODULES = [
     "screen",
     "export",
     "reproduce",
+    "evaluate",
 ]
 
 

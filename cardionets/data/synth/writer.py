@@ -36,9 +36,10 @@ from .rhythm import sample_rhythm
 from .subjects import Subject, sample_subject
 
 # 2: anatomical 4-chamber cine renderer (profile tables, crescent RV, valves)
-# 3: ECG calibrated to adult normal limits and the real fixtures (QRS loop, rhythm, noise), one
+# 3: the NIfTI affine states the display orientation
+# 4: ECG calibrated to adult normal limits and the real fixtures (QRS loop, rhythm, noise), one
 #    anatomy per subject for ECG and cine, cine with its surroundings, pericardial disease (PERI)
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 COHORT_FORMAT = 1          # the on-disk layout below (tables, WFDB, NIfTI, cohort.json)
 
 
@@ -86,11 +87,13 @@ def write_wfdb(path_stem: Path, signal_mv: np.ndarray, fs: int, comments: list[s
 
 
 def write_nifti(path: Path, cine: np.ndarray, spacing: float, frame_ms: float) -> None:
-    """cine int16 [t, rows, cols] -> NIfTI (x=cols, y=rows, 1, t)."""
+    """cine int16 [t, rows, cols] -> NIfTI (x=cols, y=rows, 1, t). The affine states the display
+    layout the renderer draws (columns towards the patient's left, rows towards posterior, RAS
+    axes negated), so cardionets.io.read_cmr's canonical orientation leaves the cine as drawn."""
     import nibabel as nib
 
     data = np.ascontiguousarray(cine.transpose(2, 1, 0)[:, :, None, :])     # [x, y, 1, t]
-    affine = np.diag([spacing, spacing, 8.0, 1.0])
+    affine = np.diag([-spacing, -spacing, 8.0, 1.0])
     img = nib.Nifti1Image(data, affine)
     img.header.set_xyzt_units("mm", "msec")
     img.header["pixdim"][4] = frame_ms
