@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{s['name']} ({s['source']}): {s['n_ecg']} ECGs, {s['n_cine']} cines, {s['n_errors']} unreadable")
         for e in s["errors"][:5]:
             print(f"  unreadable: {e['path']}: {e['reason']}")
+        if s["n_warnings"]:
+            print(f"  {s['n_warnings']} reader warning(s), e.g. {s['warnings'][0]['path']}: {s['warnings'][0]['warning']}")
     for kind in ("ecg", "cine"):
         rows = doc.get(f"compare_{kind}")
         if rows:

@@ -135,7 +135,7 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: st
     and the highest LV mass above the real Sunnybrook cine, and ``real_vs_synthetic.png``."""
     import pandas as pd
 
-    from ..io.cmr import read_cmr
+    from ..io.cmr import inspect_cmr, read_cmr
 
     cohort_dir, out_dir = Path(cohort_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +171,7 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: st
                                        out_dir / "ecg_real_E07506.png"))
         sb = fx / REAL_CINE
         if sb.is_dir():
-            cine = read_cmr(sb)
+            cine = inspect_cmr(sb).x             # a short-axis slice on purpose: its view warning is expected
             es = int(np.argmin([(f > 0.3).sum() for f in cine[:30]]))
             cine_rows.append(("REAL: Sunnybrook SC-HF-I-1\n(short axis, mid)", cine, es))
     paths.append(plot_cines(cine_rows, out_dir / "cine_ed_es.png"))
@@ -205,7 +205,7 @@ def plot_real_vs_synthetic(cohort_dir: str | Path, path: Path, fixtures: str | P
     import pandas as pd
     from skimage.filters import threshold_multiotsu
 
-    from ..io.cmr import read_cmr
+    from ..io.cmr import inspect_cmr, read_cmr
     from ..profile.cine_features import intensity_histogram
 
     cohort_dir = Path(cohort_dir)
@@ -231,7 +231,7 @@ def plot_real_vs_synthetic(cohort_dir: str | Path, path: Path, fixtures: str | P
     panels = [("synthetic 4-chamber, ED", syn[0]), (f"synthetic 4-chamber, ES (frame {es})", syn[es])]
     real = None
     if fx is not None and (fx / REAL_CINE).is_dir():
-        real = read_cmr(fx / REAL_CINE)
+        real = inspect_cmr(fx / REAL_CINE).x          # short axis on purpose: no view warning
         res = int(np.argmin([(f > 0.3).sum() for f in real[:30]]))
         panels += [("REAL Sunnybrook short axis, ED", real[0]), (f"REAL short axis, ES (frame {res})", real[res])]
     for k, (title, frame) in enumerate(panels):

@@ -22,6 +22,7 @@ class SetProfile:
     cine: pd.DataFrame                      # one row per cine: "record" + CINE_FEATURES
     cine_histogram: np.ndarray | None       # mean intensity density over the set's cines [64]
     errors: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)   # (path, reader warning), e.g. a cine's view
 
     def summary(self) -> dict:
         def stats(df: pd.DataFrame, names) -> dict:
@@ -30,6 +31,8 @@ class SetProfile:
                     for k in names} if len(df) else {}
         return {"name": self.name, "source": self.source, "n_ecg": len(self.ecg), "n_cine": len(self.cine),
                 "n_errors": len(self.errors), "errors": [{"path": p, "reason": r} for p, r in self.errors[:50]],
+                "n_warnings": len(self.warnings),
+                "warnings": [{"path": p, "warning": w} for p, w in self.warnings[:50]],
                 "ecg": stats(self.ecg, PROFILE_FEATURES), "cine": stats(self.cine, CINE_FEATURES)}
 
 
@@ -49,7 +52,8 @@ def _progress(it, total: int, desc: str, enabled: bool):
 def measure_set(path: str, *, max_records: int | None = None, progress: bool = True,
                 inputs: SetInputs | None = None) -> SetProfile:
     """Profile one set (a path as :func:`.inputs.discover` understands it)."""
-    from ..io import read_cmr, read_ecg
+    from ..io import read_ecg
+    from ..io.cmr import inspect_cmr
 
     inp = inputs or discover(path)
     ecgs = inp.ecgs[:max_records] if max_records else inp.ecgs
@@ -63,16 +67,18 @@ def measure_set(path: str, *, max_records: int | None = None, progress: bool = T
             errors.append((p, str(exc)))
             continue
         rows.append({"record": p, **profile_record(ecg.signal, ecg.fs)})
-    crow, hists = [], []
+    crow, hists, warnings = [], [], []
     for p in _progress(cines, len(cines), f"profile {inp.name} cine", progress):
         try:
-            cine = read_cmr(p)
+            res = inspect_cmr(p)           # the reader's warnings (a non-4-chamber view, ...) are kept, not logged
         except CardioNetsError as exc:
             errors.append((p, str(exc)))
             continue
+        cine = res.x
+        warnings += [(p, w) for w in res.warnings]
         crow.append({"record": p, **cine_features(cine)})
         hists.append(intensity_histogram(cine))
     ecg_df = pd.DataFrame(rows, columns=["record", *PROFILE_FEATURES])
     cine_df = pd.DataFrame(crow, columns=["record", *CINE_FEATURES])
     hist = np.mean(hists, axis=0) if hists else None
-    return SetProfile(inp.name, str(path), ecg_df, cine_df, hist, errors)
+    return SetProfile(inp.name, str(path), ecg_df, cine_df, hist, errors, warnings)

@@ -100,6 +100,7 @@ def test_profile_command(tiny_cohort, tmp_path, capsys):
     assert main(["profile", str(fixture_dir() / "cmr"), "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
     assert one["sets"][0]["n_cine"] == 1 and "bright_largest_share" in one["sets"][0]["cine"]
+    assert one["sets"][0]["n_warnings"] == 1 and "short axis" in one["sets"][0]["warnings"][0]["warning"]
 
 
 def test_profile_command_errors(tmp_path, capsys):
