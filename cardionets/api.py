@@ -11,8 +11,9 @@ Inputs: a path (read by :func:`cardionets.io.read_ecg`), an :class:`cardionets.i
 or ``[B, n_crops, 12, 2250]``. Leads missing from a record are left out of the encoder explicitly
 (lead subsets), never broadcast. Outputs average over the crops.
 
-``device=`` (``auto``: CUDA when present, ``cpu``, ``cuda[:N]``, or a ``torch.device``) is where the
-models live; inputs are moved there and results come back as host numpy / floats.
+``device=`` (``auto``: CUDA when present, ``cpu``, ``cuda[:N]``, or a ``torch.device``; ``None``: where
+the weights were loaded, the host) is where the models live; inputs are moved there and results come
+back as host numpy / floats.
 """
 from __future__ import annotations
 
@@ -66,10 +67,14 @@ class CardioNets:
     """Fine-tuned ECG models (phenotypes, screening) and, for :meth:`encode`, an ECG encoder."""
 
     def __init__(self, models: dict[str, _Model], encoder: torch.nn.Module | None, n_crops: int = 3,
-                 device: str | torch.device = "auto"):
+                 device: str | torch.device | None = "auto"):
         if not models and encoder is None:
             raise CardioNetsError("CardioNets needs at least one fine-tuned model or an aligned encoder")
-        self.policy = DevicePolicy.create(device, "fp32")
+        if device is None:  # stay where the weights are
+            first = next(iter(models.values())).predictor if models else encoder
+            self.policy = DevicePolicy.like(next(first.parameters()))
+        else:
+            self.policy = DevicePolicy.create(device, "fp32")
         self.models, self._encoder, self.n_crops, self.device = models, encoder, n_crops, self.policy.device
         for m in self.models.values():
             m.predictor = self.policy.module(m.predictor)
@@ -78,7 +83,8 @@ class CardioNets:
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str | torch.device = "auto", n_crops: int = 3) -> "CardioNets":
+    def from_pretrained(cls, path: str | Path, *, device: str | torch.device | None = "auto",
+                        n_crops: int = 3) -> "CardioNets":
         """Load a fine-tuning run directory, or every ECG fine-tuning run under a directory (one
         model per task, preferring the CardioNets initialisation), plus an align run for encode."""
         path = Path(path)

@@ -111,3 +111,45 @@ def test_generation_on_cuda_matches_the_cpu(cuda):
     here = CineGenerator(vae, mar, device="cpu").generate(cond, s)
     there = CineGenerator(vae, mar, device=cuda).generate(cond, s)
     assert there.shape == here.shape and np.abs(there - here).max() <= 2e-3
+
+
+def test_screening_on_cuda_with_each_runtime(cuda, tmp_path):
+    """fp32 / bf16 eager on the GPU, a TensorRT engine built on the fly, ONNX Runtime with its CUDA
+    providers: the same rows as the CPU within each precision's tolerance."""
+    import pandas as pd
+
+    from cardionets.data.synth import write_cohort
+    from cardionets.screen import screen
+    from cardionets.screen.untrained import write_untrained_model
+
+    model = write_untrained_model(tmp_path / "model", "tiny", seed=1, width=32, depth=1, heads=2)
+    write_cohort(tmp_path / "cohort", n=16, seed=5, preset="enriched", workers=1, progress=False)
+    ecg = tmp_path / "cohort" / "ecg"
+
+    def probs(out, **kw):
+        s = screen([ecg], model, tmp_path / out, progress=False, merge=True, **kw)
+        df = pd.read_parquet(tmp_path / out / "screen.parquet").sort_values("path")
+        assert len(df) == 16 and df["error"].isna().all(), df["error"].dropna().head()
+        return s, df[[c for c in df.columns if c.startswith("prob.")]].to_numpy()
+
+    _, ref = probs("cpu", device="cpu")
+    s, got = probs("fp32", device="cuda")
+    assert s.device.startswith("cuda") and s.runtime == f"torch fp32 on {s.device}" and abs(got - ref).max() <= 1e-4
+    assert abs(probs("bf16", device="cuda", precision="bf16")[1] - ref).max() <= 0.05
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        s, got = probs("trt", device="cuda", precision="tensorrt")
+        assert s.runtime.startswith("TensorRT") and abs(got - ref).max() <= 1e-2  # fp16 engine
+    import onnxruntime as ort
+
+    from cardionets.export.onnx import export_onnx
+    from cardionets.screen import load_screen_model
+
+    onnx_path = export_onnx(load_screen_model(model), tmp_path / "m.onnx")
+    s, got = probs("onnx", device="cuda", precision="onnx", onnx_path=onnx_path)
+    assert abs(got - ref).max() <= 1e-3
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert "CUDAExecutionProvider" in s.runtime
