@@ -171,9 +171,12 @@ def test_every_computing_command_takes_device():
 def test_benchmarks_take_device():
     import bench.bench_attention as ba
     import bench.bench_diffusion_sample as bd
+    import bench.bench_screen as bs
+    import bench.bench_screen_quant as bq
     import bench.bench_weighted_infonce as bw
+    import bench.gpu_check as gc
 
-    for mod in (ba, bd, bw):
+    for mod in (ba, bd, bw, bs, bq, gc):
         with pytest.raises(SystemExit) as exc:
             mod.main(["--device", "gpu"])
         assert exc.value.code == 2
