@@ -125,8 +125,8 @@ class FusedLoop:
 
 def _loop(plan: HeadPlan, n: int, cond: torch.Tensor, num_steps: int, cfg_scale: float, temperature: float,
           graphs: bool) -> FusedLoop:
-    """A fresh loop, or with ``graphs`` the plan's captured loop for this problem (captured on first use;
-    the plan, and with it every graph, is rebuilt when the head's weights change)."""
+    """A fresh loop, or with ``graphs`` the plan's loop for this problem (kept with its graph; the plan,
+    and with it every graph, is rebuilt when the head's weights change)."""
     make = lambda: FusedLoop(plan, n, cond.shape[0], cond.shape[1], num_steps, cfg_scale,  # noqa: E731
                              temperature, cond.device)
     if not graphs:
@@ -134,9 +134,7 @@ def _loop(plan: HeadPlan, n: int, cond: torch.Tensor, num_steps: int, cfg_scale:
     loops = plan.__dict__.setdefault("graph_loops", {})
     key = (n, cond.shape[0], cond.shape[1], num_steps, float(cfg_scale), float(temperature))
     if key not in loops:
-        loop = make()
-        loop.capture()
-        loops[key] = loop
+        loops[key] = make()
     return loops[key]
 
 
@@ -155,5 +153,7 @@ def sample_fused(head, cond, *, num_steps: int = 100, train_steps: int = 1000, t
         stream = NoiseStream(None, generator, (n, plan.D), dev)
         for j in range(num_steps):  # x_T, then the noise added by steps 0 .. S-2: the stream's order
             stream.next(loop.noise[j])
+    if graphs and loop.graph is None:
+        loop.capture()  # on the real inputs: the warm-up run inside is a valid sample too
     loop()
     return loop.x.clone()
