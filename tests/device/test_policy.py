@@ -146,7 +146,7 @@ def test_backend_usage_is_counted():
 COMPUTING = {"demo", "pretrain-cmr", "pretrain-ecg", "align", "finetune", "train-vae", "train-generator", "generate",
              "evaluate-generation", "screen", "export", "reproduce", "evaluate"}
 # file reading, cohort ingestion, data synthesis: numpy and the native library, no torch devices
-HOST_ONLY = {"read-ecg", "read-cmr", "synth", "ingest"}
+HOST_ONLY = {"read-ecg", "read-cmr", "synth", "ingest", "profile"}
 
 
 def _subparsers():
