@@ -275,6 +275,9 @@ def load_key(path: str | Path) -> dict:
         raise InputError(f"{path}: not a reader-study key (written by `cardionets reader-study make`)")
     if key.get("version") != KEY_VERSION:
         raise InputError(f"{path}: key version {key.get('version')}, this CardioNets reads version {KEY_VERSION}")
+    for field, kind in (("pack_id", str), ("pack_sha256", str), ("files", dict)):
+        if not isinstance(key.get(field), kind):
+            raise InputError(f"{path}: the key has no valid {field!r}")
     cases = key.get("cases")
     if not isinstance(cases, list) or not cases or not all(
             isinstance(c, dict) and c.get("truth") in ("real", "generated") and isinstance(c.get("case_id"), str)

@@ -93,6 +93,13 @@ def read_sheet(path: str | Path, case_ids: list[str], pack_id: str, disease: str
     if not lines or not lines[0].strip():
         raise InputError(f"{path}: empty sheet")
     rows = csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0]))
+    try:
+        return _parse(path, rows, case_ids, pack_id, disease, allow_blank)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {rows.line_num}: not readable as CSV ({exc})") from exc
+
+
+def _parse(path: Path, rows, case_ids: list[str], pack_id: str, disease: str | None, allow_blank: bool) -> Sheet:
     header = [h.strip().lower() for h in next(rows)]
     need = ["case_id", "pack_id", SOURCE_COL] + ([DISEASE_COL] if disease else [])
     missing = [c for c in need if c not in header]

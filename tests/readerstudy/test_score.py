@@ -129,6 +129,9 @@ def test_sheet_problems_are_named_with_sheet_and_line(study_pack, tmp_path):
         assert part in msg, part
     with pytest.raises(InputError, match="missing column"):
         score_sheets(study_pack["key_path"], [_write(tmp_path / "h.csv", "case_id,pack_id,answer\n")])
+    huge = _write(tmp_path / "huge.csv", head + f"C01,{pid},,real,,no,\"" + "x" * 200_000 + "\"\n")
+    with pytest.raises(InputError, match="huge.csv: line 2: not readable as CSV"):
+        score_sheets(study_pack["key_path"], [huge])
 
 
 def test_spreadsheet_exports_blanks_and_reader_names(study_pack, tmp_path):
@@ -192,6 +195,9 @@ def test_key_validation(tmp_path):
     bad = tmp_path / "k.json"
     bad.write_text(json.dumps({"format": "something else"}))
     with pytest.raises(InputError, match="not a reader-study key"):
+        score_sheets(bad, [tmp_path / "s.csv"])
+    bad.write_text(json.dumps({"format": "cardionets-reader-study-key", "version": 1, "pack_id": "x"}))
+    with pytest.raises(InputError, match="no valid 'pack_sha256'"):
         score_sheets(bad, [tmp_path / "s.csv"])
     bad.write_text("{not json")
     with pytest.raises(InputError, match="not a JSON key"):
