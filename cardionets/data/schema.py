@@ -57,6 +57,11 @@ for _n in PHENOTYPE_NAMES:
         PHENOTYPE_UNITS[_n] = "mL"
 
 DISEASES: tuple[str, ...] = ("CAD", "HF", "CM", "PH", "PERI")
+# what each name means, in words (reports, reader instructions)
+DISEASE_TITLES: dict[str, str] = {"CAD": "coronary artery disease", "HF": "heart failure", "CM": "cardiomyopathy",
+                                  "PH": "pulmonary hypertension",
+                                  "PERI": "pericardial disease (pericarditis, effusion, constriction)"}
+assert tuple(DISEASE_TITLES) == DISEASES
 
 # ICD-10 rule of the paper: a code counts for a disease if its category (3 characters) is in range.
 ICD10_RULES: dict[str, tuple[str, str]] = {
