@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
-from .measure import cine_phenotypes
+from .measure import FRAME_KEYS, cine_phenotypes, cyclic_frame_distance
 
 
 def _pair(gen, real) -> tuple[np.ndarray, np.ndarray]:
@@ -148,9 +148,32 @@ def phenotype_agreement(gen, real, spacing: float = 1.8,
 
 def measured_agreement(measured_gen: list[dict[str, float]], measured_real: list[dict[str, float]]
                        ) -> dict[str, dict[str, float]]:
-    """Agreement per key of already measured :func:`~cardionets.generate.measure.cine_phenotypes`
-    (one dict per subject, generated and paired real)."""
-    return {k: agreement([p[k] for p in measured_gen], [p[k] for p in measured_real]) for k in measured_gen[0]}
+    """Agreement per phenotype of already measured :func:`~cardionets.generate.measure.cine_phenotypes`
+    (one dict per subject, generated and paired real; the frames and area curves are left to
+    :func:`cycle_agreement`)."""
+    return {k: agreement([p[k] for p in measured_gen], [p[k] for p in measured_real])
+            for k in measured_gen[0] if k not in FRAME_KEYS}
+
+
+def cycle_agreement(measured_gen: list[dict], measured_real: list[dict], tolerance: int = 3) -> dict[str, float]:
+    """Does each generated cine contract and relax when its real one does?
+
+    Per subject, the cyclic distance between the generated and the real cine's ED frame (largest
+    blood pool) and ES frame (smallest); the fraction of subjects within ``tolerance`` frames for ED,
+    for ES and for both; and the mean Pearson correlation of the two blood-pool area curves (1: the
+    same beat, 0: no shared motion). A static or flickering cine scores near 0.
+    """
+    frames = len(measured_real[0]["area"])
+    ed = cyclic_frame_distance([p["ed_frame"] for p in measured_gen], [p["ed_frame"] for p in measured_real], frames)
+    es = cyclic_frame_distance([p["es_frame"] for p in measured_gen], [p["es_frame"] for p in measured_real], frames)
+    curves = []
+    for g, r in zip(measured_gen, measured_real):
+        a, b = np.asarray(g["area"], dtype=np.float64), np.asarray(r["area"], dtype=np.float64)
+        curves.append(float(np.corrcoef(a, b)[0, 1]) if np.ptp(a) > 0 and np.ptp(b) > 0 else 0.0)
+    return {"ed_within": float(np.mean(ed <= tolerance)), "es_within": float(np.mean(es <= tolerance)),
+            "both_within": float(np.mean((ed <= tolerance) & (es <= tolerance))), "tolerance_frames": int(tolerance),
+            "ed_error_mean": float(ed.mean()), "es_error_mean": float(es.mean()),
+            "area_curve_pearson_mean": float(np.mean(curves)), "n": int(len(ed))}
 
 
 def model_agreement(pred_gen, pred_real, names: list[str] | None = None) -> dict[str, dict[str, float]]:

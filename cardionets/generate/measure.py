@@ -43,9 +43,38 @@ def volume_index(area_mm2: np.ndarray | float) -> np.ndarray:
     return np.asarray(area_mm2, dtype=np.float64) ** 1.5 / 1000.0
 
 
-def cine_phenotypes(cine: np.ndarray, spacing: float = 1.8) -> dict[str, float]:
-    """ED / ES blood-pool volume index, stroke index and ejection fraction measured on one cine."""
+def cine_phenotypes(cine: np.ndarray, spacing: float = 1.8) -> dict:
+    """ED / ES blood-pool volume index, stroke index and ejection fraction measured on one cine, with
+    the ED / ES frames and the blood-pool area curve they come from (``FRAME_KEYS``)."""
     a = blood_pool_area(cine, spacing)
     edv, esv = float(volume_index(a.max())), float(volume_index(a.min()))
     return {"edv_index": edv, "esv_index": esv, "sv_index": edv - esv,
-            "ef": 100.0 * (edv - esv) / edv if edv > 0 else 0.0}
+            "ef": 100.0 * (edv - esv) / edv if edv > 0 else 0.0,
+            "ed_frame": float(np.argmax(a)), "es_frame": float(np.argmin(a)), "area": a}
+
+
+FRAME_KEYS = ("ed_frame", "es_frame", "area")  # per-cine measurements that are not phenotypes
+
+
+def cyclic_frame_distance(a, b, frames: int) -> np.ndarray:
+    """|a - b| on the cardiac cycle of ``frames`` frames (frame 0 follows the last one)."""
+    d = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)) % frames
+    return np.minimum(d, frames - d)
+
+
+def blockiness(cines: np.ndarray, period: int = 8) -> float:
+    """Block-artefact ratio of cines ``[..., H, W]``: the mean absolute difference between neighbouring
+    pixels across the boundaries of a ``period``-pixel grid, over the same mean at every other pixel
+    pair (rows and columns together). About 1 for images without a grid (the real cines); a decoder
+    that stamps its ``period``-pixel cells into the output scores above 1.
+    """
+    c = np.asarray(cines, dtype=np.float32)
+    if c.ndim < 2 or min(c.shape[-2:]) <= period:
+        raise ValueError(f"blockiness needs [..., H, W] images larger than the period {period}, got {c.shape}")
+    across, within = [], []
+    for d in (np.abs(np.diff(c, axis=-1)), np.abs(np.swapaxes(np.diff(c, axis=-2), -1, -2))):
+        # d[..., j] is the step between pixel j and j + 1: a grid boundary when (j + 1) % period == 0
+        edge = (np.arange(d.shape[-1]) + 1) % period == 0
+        across.append(d[..., edge].mean())
+        within.append(d[..., ~edge].mean())
+    return float(np.mean(across) / max(np.mean(within), 1e-12))

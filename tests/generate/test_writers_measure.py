@@ -60,3 +60,32 @@ def test_ed_es_and_area():
     assert area[ed] == pytest.approx(4.0 * (np.hypot(*np.mgrid[0:32, 0:32] - 15.5) < 10.0).sum(), rel=0.05)
     ph = cine_phenotypes(cine)
     assert ph["edv_index"] > ph["esv_index"] > 0 and 0 < ph["ef"] < 100
+
+
+def test_blockiness_finds_a_stamped_grid():
+    from cardionets.generate.measure import blockiness
+
+    g = np.random.default_rng(0)
+    smooth = np.cumsum(np.cumsum(g.normal(0, 1, (3, 48, 48)), 1), 2)
+    smooth = smooth / np.abs(smooth).max()
+    assert blockiness(smooth, 8) == pytest.approx(1.0, abs=0.15)
+    blocks = np.repeat(np.repeat(smooth[:, ::8, ::8], 8, 1), 8, 2)  # constant 8 x 8 cells
+    assert blockiness(blocks, 8) > 10 and blockiness(blocks, 8) > blockiness(blocks, 16) * 0.5
+    assert blockiness(smooth + 0.3 * (blocks - smooth), 8) > 1.5
+    with pytest.raises(ValueError, match="period"):
+        blockiness(np.zeros((4, 4)), 8)
+
+
+def test_cycle_agreement_is_cyclic_and_scores_a_static_cine_low():
+    from cardionets.generate.evaluate import cycle_agreement
+    from cardionets.generate.measure import cyclic_frame_distance
+
+    assert list(cyclic_frame_distance([0, 1, 11], [11, 11, 0], 12)) == [1, 2, 1]
+    real = [cine_phenotypes(beating_disc(r0=7.0, amp=3.0, shift=s)) for s in (0, 0, 5)]
+    same = [cine_phenotypes(beating_disc(r0=7.5, amp=2.5, shift=s)) for s in (11, 1, 5)]  # off by one frame
+    late = [cine_phenotypes(beating_disc(r0=7.0, amp=3.0, shift=s + 6)) for s in (0, 0, 5)]
+    a, b = cycle_agreement(same, real, tolerance=1), cycle_agreement(late, real, tolerance=1)
+    assert a["both_within"] == 1.0 and a["area_curve_pearson_mean"] > 0.9
+    assert b["both_within"] == 0.0 and b["area_curve_pearson_mean"] < -0.9
+    static = [cine_phenotypes(np.repeat(beating_disc()[:1], 12, 0))] * 3
+    assert cycle_agreement(static, real)["area_curve_pearson_mean"] == 0.0
