@@ -63,27 +63,58 @@ def load_cross_decoder(run_dir: str | Path):
     return _load(cross_decoder_from_config(info["cross_decoder"]), state, run_dir), info
 
 
+COND_MODES = {"pooled": 1, "leads": 13}  # ECG condition kinds -> tokens per record
+
+
 class AlignedECGEmbedder(nn.Module):
     """ECG [B, 12, T] or crops [B, K, 12, T] -> aligned embedding [B, D] (crop features averaged,
-    then projected into the CMR embedding space, as the align stage trains it)."""
+    then projected into the CMR embedding space, as the align stage trains it).
 
-    def __init__(self, encoder: nn.Module, projector: nn.Module, width: int):
+    ``mode="leads"`` (:meth:`tokens`) gives the generator more of what the encoder knows: the pooled
+    embedding plus one token per lead, the lead's own token features averaged over its patches (and
+    crops) and put through the same LayerNorm and projector, [B, 13, D]. Pooling over all leads keeps
+    the mean of the leads but loses how they differ -- the QRS axis, lead-wise voltages and ST
+    patterns.
+    """
+
+    def __init__(self, encoder: nn.Module, projector: nn.Module, width: int, mode: str = "pooled"):
         super().__init__()
-        self.encoder, self.projector, self.width = encoder, projector, int(width)
+        if mode not in COND_MODES:
+            raise InputError(f"unknown ECG condition mode {mode!r}; modes: {', '.join(COND_MODES)}")
+        self.encoder, self.projector, self.width, self.mode = encoder, projector, int(width), mode
+
+    @property
+    def n_tokens(self) -> int:
+        return COND_MODES[self.mode]
+
+    def _crops(self, ecg: torch.Tensor) -> tuple[torch.Tensor, int]:
+        if ecg.dim() == 4:
+            return ecg.reshape(-1, *ecg.shape[2:]), ecg.shape[1]
+        if ecg.dim() == 3:
+            return ecg, 1
+        raise InputError(f"ECG batch must be [B, 12, T] or [B, K, 12, T], got {tuple(ecg.shape)}")
 
     def forward(self, ecg: torch.Tensor) -> torch.Tensor:
-        if ecg.dim() == 4:
-            B, K = ecg.shape[:2]
-            feat = self.encoder(ecg.reshape(B * K, *ecg.shape[2:])).reshape(B, K, -1).mean(1)  # [B, De]
-        elif ecg.dim() == 3:
-            feat = self.encoder(ecg)
-        else:
-            raise InputError(f"ECG batch must be [B, 12, T] or [B, K, 12, T], got {tuple(ecg.shape)}")
-        return self.projector(feat)  # [B, D]
+        """The condition of this embedder's mode: [B, D] (pooled) or [B, n_tokens, D]."""
+        if self.mode == "pooled":
+            x, k = self._crops(ecg)
+            feat = self.encoder(x)
+            return self.projector(feat.reshape(-1, k, feat.shape[-1]).mean(1))  # [B, D]
+        return self.tokens(ecg)
+
+    def tokens(self, ecg: torch.Tensor) -> torch.Tensor:
+        """[pooled, lead 1..12] aligned features: [B, 13, D]."""
+        x, k = self._crops(ecg)
+        tok = self.encoder.forward_encoder(x)[:, :, 1:-1]  # [B*k, 12, N, De] without the SEP tokens
+        pooled = self.encoder.norm(tok.mean(dim=(1, 2)))  # [B*k, De]: the encoder's own pooling
+        leads = self.encoder.norm(tok.mean(2))  # [B*k, 12, De]
+        feats = torch.cat([pooled[:, None], leads], 1)  # [B*k, 13, De]
+        feats = feats.reshape(-1, k, *feats.shape[1:]).mean(1)  # crops averaged: [B, 13, De]
+        return self.projector(feats)  # [B, 13, D]
 
 
-def load_embedder(run_dir: str | Path) -> AlignedECGEmbedder:
-    """The ECG branch of an ``align`` run."""
+def load_embedder(run_dir: str | Path, mode: str = "pooled") -> AlignedECGEmbedder:
+    """The ECG branch of an ``align`` run (``mode``: the condition it gives, see :class:`AlignedECGEmbedder`)."""
     from ..models import ECGEncoder, ECGEncoderConfig, ProjectionHead
     from ..train.checkpoint import load_run, sub_state
 
@@ -94,7 +125,7 @@ def load_embedder(run_dir: str | Path) -> AlignedECGEmbedder:
     width = int(info["cmr_encoder"]["width"])
     hidden = int(info["config"].get("align", {}).get("proj_hidden", 0) or 0)
     proj = ProjectionHead(enc.width, width, hidden or None)
-    emb = AlignedECGEmbedder(enc, proj, width)
+    emb = AlignedECGEmbedder(enc, proj, width, mode)
     for name, module in (("encoder", enc), ("projector", proj)):
         _load(module, sub_state(state, name), run_dir)
     return _frozen(emb)

@@ -58,6 +58,7 @@ class GenSection:
     vae_from: str | None = None    # generator: run directory of the trained 3D-VAE
     align_from: str | None = None  # generator / cross_decoder: run directory of the align stage
     scale_batches: int = 0         # vae: batches used for the latent scale (0 = the whole training split)
+    cond: str = "pooled"           # generator: ECG condition, "pooled" (aligned embedding) or "leads" (+ 12 lead tokens)
 
 
 @dataclass
@@ -150,10 +151,10 @@ class VAETask(Task):
 
 
 class _EmbeddingTask(Task):
-    def _embedder(self, cfg):
+    def _embedder(self, cfg, mode: str = "pooled"):
         from .loading import load_embedder
 
-        self.embedder = load_embedder(cfg.gen.align_from)
+        self.embedder = load_embedder(cfg.gen.align_from, mode)
         return self.embedder
 
     def to(self, policy):
@@ -169,17 +170,18 @@ class MARTask(_EmbeddingTask):
     name = "generator"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.mar import build_mar
+        from ..models.mar import build_mar, default_patch
         from .loading import load_vae
 
         self.cfg = cfg
         vae = load_vae(cfg.gen.vae_from)
-        emb = self._embedder(cfg)
+        emb = self._embedder(cfg, cfg.gen.cond)
         self.latent_scale = float(vae.latent_scale)
         self.lat_train = dataset_latents(vae, train_set, cfg, self.policy, cfg.progress)
         self.lat_val = dataset_latents(vae, val_set, cfg, self.policy, cfg.progress)
         C, T, H, W = vae.cfg.latent_shape
-        self.model = build_mar(cfg.size, **{"cond_dim": emb.width, "latent_channels": C, "latent_size": (T, H, W),
+        self.model = build_mar(cfg.size, **{"cond_dim": emb.width, "cond_tokens": emb.n_tokens, "latent_channels": C,
+                                            "latent_size": (T, H, W), "patch": default_patch((T, H, W)),
                                             **cfg.gen.model})
 
     def to(self, policy):
@@ -204,7 +206,8 @@ class MARTask(_EmbeddingTask):
 
     def info(self):
         return {"kind": "mar", "mar": self.model.config_dict(), "vae_from": str(self.cfg.gen.vae_from),
-                "align_from": str(self.cfg.gen.align_from), "latent_scale": self.latent_scale}
+                "align_from": str(self.cfg.gen.align_from), "cond_mode": self.cfg.gen.cond,
+                "latent_scale": self.latent_scale}
 
 
 class CrossDecoderTask(_EmbeddingTask):

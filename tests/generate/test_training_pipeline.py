@@ -111,7 +111,7 @@ def test_stages_train_and_store_latent_scale(runs):
 
 def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     from cardionets.generate.loading import load_cross_decoder
-    from cardionets.generate.pipeline import CineGenerator, GenerationSettings
+    from cardionets.generate.pipeline import CineGenerator, GenerationSettings, ecg_keys
     from cardionets.generate.report import evaluate_generation, mean_cine
 
     tmp = runs[0]
@@ -121,19 +121,34 @@ def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     s = GenerationSettings(steps=4, seed=3, batch_size=2, sampling_steps=3, backend="cpu")
     a, b = gen.generate(cond, s), gen.generate(cond, s)
     assert a.shape == (4, FRAMES, SIZE, SIZE) and np.array_equal(a, b) and np.abs(a).max() <= 1.0
+    # same seed, same ECG: the same cine whatever else is in the batch (alone, or in another order and
+    # batch size), to fp32 rounding of the batched matrix products
+    keys = ecg_keys(torch.stack([ds[i]["ecg"] for i in range(4)]))
+    ref = gen.generate(cond, s, keys=keys)
+    alone = gen.generate(cond[2:3], s, keys=keys[2:3])
+    s3 = GenerationSettings(**{**s.__dict__, "batch_size": 3})
+    shuffled = gen.generate(cond[[3, 2, 0]], s3, keys=[keys[3], keys[2], keys[0]])
+    np.testing.assert_allclose(alone[0], ref[2], atol=1e-4)
+    np.testing.assert_allclose(shuffled[1], ref[2], atol=1e-4)
+    np.testing.assert_allclose(shuffled[2], ref[0], atol=1e-4)
+    assert not np.allclose(ref[0], ref[1], atol=1e-3)
     s.seed = 4
     assert not np.array_equal(a[:2], gen.generate(cond[:2], s))
     cross = load_cross_decoder(tmp / "cross")[0]
     pheno, names = cmr_phenotype_run(tmp_path / "pheno")
     res = evaluate_generation(gen, ds, tmp_path, settings=GenerationSettings(steps=2, sampling_steps=2, backend="cpu"),
                               cross=cross, phenotype_model=pheno, phenotype_names=names, cmr_encoder=toy_cmr_encoder(),
-                              n_strips=2, spacing=1.8, progress=False, reference_cine=mean_cine(ds, 3))
-    assert set(res["models"]) == {"generator", "cross_decoder", "train_mean_cine"}
+                              n_strips=2, spacing=1.8, progress=False, reference_cine=mean_cine(ds, 3),
+                              vae_reference=True)
+    assert set(res["models"]) == {"generator", "cross_decoder", "train_mean_cine", "vae_reconstruction"}
+    assert set(res["models"]["generator"]["cycle"]) >= {"both_within", "area_curve_pearson_mean"}
+    assert set(res["models"]["vae_reconstruction"]["blockiness"]) == {"4", "8", "16"}
     assert res["models"]["train_mean_cine"]["image"]["ssim"]["n"] == 4
     g = res["models"]["generator"]
     assert {"model:LVEDV", "model:LVM", "edv_index"} <= set(g["phenotype_agreement"])
     assert np.isfinite(g["phenotype_model_r2_mean"]) and set(g["features"]) >= {"frechet", "retrieval_top1"}
-    assert "R^2 LVEDV (model)" in (tmp_path / "table.md").read_text()
+    table = (tmp_path / "table.md").read_text()
+    assert "model mean R^2 (> 0)" in table and "| vae_reconstruction |" in table and "blockiness" in table
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "table.md").exists()
     assert len(res["strips"]) == 2 and all((tmp_path / p).exists() for p in res["strips"])
     assert (tmp_path / "cines" / "S000_generated.nii.gz").exists()
