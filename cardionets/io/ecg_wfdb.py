@@ -69,14 +69,18 @@ class HeaderFiles:
     segments: list[str] = field(default_factory=list)  # multi-segment records: the segment record names
 
 
+_INT = re.compile(r"[+-]?\d+")
+_FORMAT = re.compile(r"(\d+)(?:x(\d+))?")
+
+
 def _int(tok: str) -> int | None:
-    m = re.match(r"[+-]?\d+", tok)
+    m = _INT.match(tok)
     return int(m.group(0)) if m else None
 
 
-def parse_header_files(text: str) -> HeaderFiles:
+def parse_header_files(text: str, formats: bool = True) -> HeaderFiles:
     """The files and sizes a header's text declares; never raises (malformed headers are the readers'
-    to report)."""
+    to report). ``formats`` False: file names only (format None, one sample per frame)."""
     info = HeaderFiles()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
@@ -87,28 +91,26 @@ def parse_header_files(text: str) -> HeaderFiles:
     if len(rec) > 3:
         info.n_samples = _int(rec[3])
     multi = "/" in rec[0]
-    for ln in lines[1:]:
-        tok = ln.split()
+    limit = info.n_signals if info.n_signals is not None and not multi else len(lines)
+    for ln in lines[1:limit + 1]:
+        tok = ln.split(None, 2)
         if multi:  # segment lines: "name n_samples"; "~" is a gap
-            if tok and tok[0] != "~":
+            if tok[0] != "~":
                 info.segments.append(tok[0])
-            continue
-        if info.n_signals is not None and len(info.signals) >= info.n_signals:
-            break
-        if len(tok) < 2:
+        elif len(tok) < 2 or not formats:
             info.signals.append((tok[0], None, 1))
-            continue
-        m = re.match(r"(\d+)(?:x(\d+))?", tok[1])
-        fmt = int(m.group(1)) if m else None
-        spf = int(m.group(2)) if m and m.group(2) else 1
-        info.signals.append((tok[0], fmt, max(spf, 1)))
+        else:
+            m = _FORMAT.match(tok[1])
+            info.signals.append((tok[0], int(m.group(1)) if m else None,
+                                 max(int(m.group(2)), 1) if m and m.group(2) else 1))
     return info
 
 
 def read_header_text(hea: Path) -> str:
     try:
         with open(hea, "rb") as fh:
-            raw = fh.read(HEADER_MAX_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size
+            raw = fh.read(min(size, HEADER_MAX_BYTES) + 1)
     except FileNotFoundError:
         raise InputError(f"{hea}: no such file") from None
     except OSError as exc:
@@ -120,15 +122,15 @@ def read_header_text(hea: Path) -> str:
     return raw.decode("latin-1")
 
 
-def _inside(folder: Path, name: str, hea: Path) -> Path:
+def _inside(folder: str, name: str, hea: object) -> str:
     norm = os.path.normpath(name)
     if os.path.isabs(name) or norm == ".." or norm.startswith(".." + os.sep):
-        raise InputError(f"{hea}: signal file {name!r} lies outside the record's folder {folder} "
+        raise InputError(f"{hea}: signal file {name!r} lies outside the record's folder {folder or '.'} "
                          "(WFDB signal files are named relative to the header's folder)")
-    return folder / norm
+    return os.path.join(folder, norm)
 
 
-def _regular_size(path: Path, hea: Path) -> int:
+def _regular_size(path: str, hea: object) -> int:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -141,25 +143,27 @@ def _regular_size(path: Path, hea: Path) -> int:
 def check_record(hea: Path) -> HeaderFiles:
     """Refuse a record whose files leave its folder, are not regular files, or exceed the limits;
     returns what the header declares."""
-    hea = Path(hea)
-    folder = hea.parent
-    info = parse_header_files(read_header_text(hea))
-    headers = [(hea, info)]
+    hea_s = str(hea)
+    folder = os.path.dirname(hea_s)
+    info = parse_header_files(read_header_text(Path(hea_s)))
+    headers = [(hea_s, info)]
     for seg in info.segments:  # one level: a segment is an ordinary single-segment record
-        seg_hea = _inside(folder, seg + ".hea", hea)
-        headers.append((seg_hea, parse_header_files(read_header_text(seg_hea))))
-    sizes: dict[Path, int] = {}
+        seg_hea = _inside(folder, seg + ".hea", hea_s)
+        headers.append((seg_hea, parse_header_files(read_header_text(Path(seg_hea)))))
+    sizes: dict[str, int] = {}
     values = 0.0
     for h, inf in headers:
-        sizes[h] = _regular_size(h, hea) if h != hea else os.path.getsize(h)
-        per_file: dict[Path, list[tuple[int | None, int]]] = {}
+        sizes[h] = _regular_size(h, hea_s)
+        by_name: dict[str, list[tuple[int | None, int]]] = {}
         for name, fmt, spf in inf.signals:
-            if name == "~":
-                continue
+            if name != "~":
+                by_name.setdefault(name, []).append((fmt, spf))
+        per_file: dict[str, list[tuple[int | None, int]]] = {}
+        for name, sig in by_name.items():
             p = _inside(folder, name, h)
             if p not in sizes:
                 sizes[p] = _regular_size(p, h)
-            per_file.setdefault(p, []).append((fmt, spf))
+            per_file.setdefault(p, []).extend(sig)
         if inf.n_samples is not None and inf.n_samples >= 0:
             values += float(inf.n_samples) * sum(spf for _, _, spf in inf.signals)
         else:  # no sample count: as many values as the files can hold
@@ -168,8 +172,10 @@ def check_record(hea: Path) -> HeaderFiles:
                     raise InputError(f"{h}: FLAC-compressed signals need a sample count in the header")
                 bits = max(_BITS.get(f, 8) for f, _ in sig) or 8
                 values += sizes[p] * 8.0 / bits
-    limits.check(hea, "bytes of the record's header and signal files", sum(sizes.values()), "record_bytes")
-    limits.check(hea, "values the record declares (signals x samples)", values, "samples")
+    lim = limits.current()
+    if sum(sizes.values()) > lim.record_bytes or values > lim.samples:
+        limits.check(hea_s, "bytes of the record's header and signal files", sum(sizes.values()), "record_bytes")
+        limits.check(hea_s, "values the record declares (signals x samples)", values, "samples")
     return info
 
 
