@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     crops, names, used, failed = [], [], [], []
     for p, name in zip(paths, output_names(paths)):  # names never collide, even for equal stems
         try:
-            crops.append(preprocess_ecg(read_ecg(p), n_crops=3).signal)  # [3, 12, 2250]
+            x = preprocess_ecg(read_ecg(p), n_crops=3).signal  # [3, 12, 2250]; [1, 12, 2250] for exactly 9 s
+            crops.append(np.repeat(x, 3, axis=0) if x.shape[0] == 1 else x)  # same crop mean, stacks with the rest
         except Exception as exc:  # noqa: BLE001 -- report, go on with the next ECG
             print(f"{p}: error: {naming(exc, p)}", file=sys.stderr)
             failed.append(str(p))

@@ -228,3 +228,24 @@ def test_every_hostile_file_is_one_error_row(real_data, tmp_path):
     assert df["error"].notna().all() and df.index.is_unique and s.processed == len(df)
     assert (df["model_version"] == "none").all() and (df["precision"] == "none").all()
     assert s.errors.get("too_large", 0) >= 10
+
+
+def test_an_undecodable_header_does_not_touch_its_chunk(screen_cohort, screen_model, tmp_path):
+    d = _cohort_copy(screen_cohort, tmp_path / "in", n=4)
+    heas = sorted(d.glob("*.hea"))
+    latin = d / "latin.hea"  # a valid record whose header has a latin-1 comment
+    latin.write_bytes(heas[0].read_bytes().replace(heas[0].stem.encode(), b"latin") + b"# Befund: \xe4\n")
+    shutil.copy(heas[0].with_suffix(".dat"), d / "latin.dat")
+    f160 = d / "f160.hea"  # format 160: read by the wfdb fallback
+    raw = np.frombuffer(heas[1].with_suffix(".dat").read_bytes(), "<i2")
+    (raw.astype(np.int32) + 32768).astype("<u2").tofile(d / "f160.dat")
+    f160.write_text(heas[1].read_text().replace(heas[1].stem, "f160").replace(".dat 16 ", ".dat 160 "))
+    (d / "garbage.hea").write_bytes(b"\xff\xfe" * 100)
+    s = screen([d], screen_model, tmp_path / "out", chunk=16, batch_size=8, merge=True, progress=False)
+    df = _rows(tmp_path / "out").set_index("record_id")
+    assert s.processed == 7 and df["error"].isna().sum() == 6 and df.loc["garbage", "error"].startswith("unreadable")
+    cols = [c for c in df.columns if c.startswith("prob.")]
+    np.testing.assert_allclose(df.loc["latin", cols].to_numpy(float), df.loc[heas[0].stem, cols].to_numpy(float),
+                               atol=1e-6)
+    np.testing.assert_allclose(df.loc["f160", cols].to_numpy(float), df.loc[heas[1].stem, cols].to_numpy(float),
+                               atol=1e-6)
