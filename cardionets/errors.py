@@ -33,13 +33,19 @@ class OutputInUse(CardioNetsError):
     another configuration that a resume would mix with this one's."""
 
 
+def names(exc: BaseException, source: str | Path) -> bool:
+    """Whether the message of ``exc`` names ``source`` (its path or file name)."""
+    msg = str(exc)
+    return str(source) in msg or Path(source).name in msg
+
+
 def naming(exc: BaseException, source: str | Path) -> CardioNetsError:
     """``exc`` as a CardioNets error whose message names ``source``: a CardioNets error that already
     names it is returned as is; any other exception becomes an InputError with its type and message."""
     src = str(source)
     msg = str(exc).strip() or type(exc).__name__
     if isinstance(exc, CardioNetsError):
-        if src in msg or Path(src).name in msg:
+        if names(exc, src):
             return exc
         try:
             return type(exc)(f"{src}: {msg}")
@@ -48,3 +54,12 @@ def naming(exc: BaseException, source: str | Path) -> CardioNetsError:
     if isinstance(exc, MemoryError):
         return LimitExceeded(f"{src}: out of memory while reading ({msg})")
     return InputError(f"{src}: {type(exc).__name__}: {msg}")
+
+
+def detached(exc: BaseException) -> BaseException:
+    """``exc`` without its traceback and chained exceptions, to be kept as a value (a per-record error
+    in a list): a stored exception's traceback references the frame that caught it, whose locals hold
+    the list, a reference cycle that keeps every record of the batch alive until a full collection."""
+    exc.__traceback__ = None
+    exc.__cause__ = exc.__context__ = None
+    return exc

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CardioNetsError, InputError, naming
+from ..errors import CardioNetsError, InputError, names, naming
 from .leads import STANDARD_LEADS, canonical_lead, to_standard_order
 from .units import check_fs
 
@@ -82,10 +82,9 @@ def read_ecg(path: str | Path, *, format: str | None = None, fs: float | None = 
     try:
         return _read(p, format, fs, leads)
     except CardioNetsError as exc:
-        named = naming(exc, p)
-        if named is exc:
+        if names(exc, p):
             raise
-        raise named from exc
+        raise naming(exc, p) from exc  # (no local holds the new error: that would be a frame cycle)
     except Exception as exc:  # noqa: BLE001 -- the one place third-party parser errors become ours
         raise naming(exc, p) from exc
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import limits
-from ..errors import CardioNetsError, InputError, naming
+from ..errors import CardioNetsError, InputError, detached, naming
 from .detect import wfdb_header_path
 from .ecg import ECG
 from .units import keep_voltage
@@ -272,7 +272,7 @@ def read_wfdb_many(paths: list[str | Path], threads: int | None = None) -> list[
             check_record(hea)
             todo.append((i, hea))
         except Exception as exc:  # noqa: BLE001 -- this record's error
-            out[i] = naming(exc, p)
+            out[i] = detached(naming(exc, p))
     try:
         results = native.load().wfdb_read_many([str(h) for _, h in todo], int(threads or 0))
     except Exception:  # noqa: BLE001 -- e.g. a header the binding cannot convert: one at a time
@@ -288,7 +288,7 @@ def read_wfdb_many(paths: list[str | Path], threads: int | None = None) -> list[
             else:
                 out[i] = _from_native(d, hea)
         except Exception as exc:  # noqa: BLE001
-            out[i] = naming(exc, hea)
+            out[i] = detached(naming(exc, hea))
     return out
 
 

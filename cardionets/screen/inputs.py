@@ -33,7 +33,7 @@ from ..io.ecg_wfdb import parse_header_files, read_header_text
 MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     record_id: str
     path: str  # absolute; the resume key

@@ -28,7 +28,7 @@ from ..errors import CardioNetsError, LimitExceeded
 from .inputs import Item
 
 
-@dataclass
+@dataclass(slots=True)
 class Loaded:
     item: Item
     crops: np.ndarray | None  # float32 [n_crops, 12, 2250], None on error

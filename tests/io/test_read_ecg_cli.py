@@ -60,3 +60,13 @@ def test_preprocess_to_never_overwrites(real_data, tmp_path, capsys):
     written = sorted(p.name for p in out.glob("*.npy"))
     assert written == ["a__rec__hea.npy", "b__rec__hea.npy"]
     assert not np.allclose(np.load(out / written[0]), np.load(out / written[1]))
+
+
+def test_output_names_never_collide():
+    from cardionets.io.naming import output_names
+
+    assert output_names(["x/HR1.hea", "y/HR2.hea"]) == ["HR1", "HR2"]  # unique stems stay short
+    assert output_names(["d/a/rec.hea", "d/b/rec.hea", "d/c.xml"]) == ["a__rec__hea", "b__rec__hea", "c"]
+    assert output_names(["rec.hea", "rec.xml", "rec.hea"]) == ["rec__hea", "rec__xml", "rec__hea"]
+    names = output_names(["a/rec.hea", "b/rec.hea", "a__rec__hea.xml"])
+    assert len(set(names)) == 3
