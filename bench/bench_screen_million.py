@@ -80,7 +80,7 @@ def _sources(work: Path, subjects: int) -> dict[str, list[tuple[Path, list[Path]
 def make_inputs(work: Path, records: int, subjects: int) -> tuple[Path, int]:
     """ROOT/f000123/<inputs> hard links; returns (ROOT, number of inputs)."""
     root = work / "inputs"
-    done_marker = root / f".complete-{records}"
+    done_marker = work / f"inputs.complete-{records}"
     if done_marker.exists():
         return root, records
     if root.exists():
