@@ -29,8 +29,8 @@ class LimitExceeded(InputError):
 
 
 class OutputInUse(CardioNetsError):
-    """An output directory cannot be used as asked: another run holds it, or it holds results of
-    another configuration that a resume would mix with this one's."""
+    """An output directory cannot be used as asked: it cannot be created, another run holds it, or it
+    holds results of another configuration that a resume would mix with this one's."""
 
 
 def names(exc: BaseException, source: str | Path) -> bool:

@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-
 from .. import __version__
 from ..errors import CardioNetsError
 from .inputs import Item, expand_inputs
+from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
 from .shards import ShardStore, rows_table, schema
 
@@ -167,8 +167,11 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
     n_rows = 0
     codes: Counter = Counter()
 
+    trim = HeapTrimmer()
+
     def emit(table) -> None:
         nonlocal n_rows
+        trim()  # keeps the resident memory at the live set (see .memory)
         tables.append(table)
         n_rows += table.num_rows
         summary.tally(table, codes)

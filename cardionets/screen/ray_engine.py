@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable
 from .inputs import Item
+from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
 
 
@@ -75,11 +76,13 @@ class _ScoreActor:
         self.precision = precision
         self.runner = make_runner(self.model, precision, onnx_path=onnx_path, threads=threads)
         self.schema = schema(self.model.phenotype_names, self.model.disease_names)
+        self.trim = HeapTrimmer()
 
     def __call__(self, batch: dict) -> Any:
         from .model import score_isolated
         from .shards import rows_table
 
+        self.trim()
         loaded = _to_loaded(batch)
         ok = [i for i, x in enumerate(loaded) if x.error is None]
         P, D = len(self.model.phenotype_names), len(self.model.disease_names)

@@ -173,7 +173,10 @@ class ShardStore:
     def __init__(self, out: str | Path):
         self.out = Path(out)
         self.dir = self.out / "shards"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputInUse(f"{self.out}: cannot be used as the output directory ({exc.strerror or exc})") from None
         self.run = uuid.uuid4().hex[:8]
         self.seq = 0
         self._lock_fd: int | None = None
