@@ -114,6 +114,6 @@ def test_cohort_version_is_recorded(tiny_cohort):
     from cardionets.data.synth.writer import GENERATOR_VERSION, cohort_info
 
     info = cohort_info(tiny_cohort)
-    assert info["version"] == GENERATOR_VERSION == 4 and "PERI" in info["diseases"] and info["format"] == 1
+    assert info["version"] == GENERATOR_VERSION == 5 and "PERI" in info["diseases"] and info["format"] == 1
     meta = json.loads(pq.read_schema(tiny_cohort / "subjects.parquet").metadata[b"cardionets.cohort"])
     assert meta == info
