@@ -56,9 +56,16 @@ N_FRAMES = 50
 SIZE = 96
 SPACING = 1.8        # mm; UK Biobank long-axis cines are ~1.8 mm in-plane
 # The phenotype table's wall thicknesses follow the automated UK Biobank analysis (mean ~6 mm); the
-# image draws them 1.4 x thicker, so the basal septum reads 8-11 mm at end-diastole as on manual
-# SSFP measurements. A monotone scale: the image still orders subjects by their phenotype.
+# image draws normal walls 1.4 x thicker, so the basal septum reads 8-11 mm at end-diastole as on
+# manual SSFP measurements, and adds at most 2.8 mm to hypertrophied ones (an HCM septum of 25 mm is
+# drawn 27.8 mm, not 35). Monotone: the image still orders subjects by their phenotype.
 WALL_SCALE = 1.4
+WALL_SCALE_UP_TO = 7.0    # mm of phenotype thickness the scale applies to
+
+
+def drawn_wall(wt):
+    """Wall thickness drawn in the image (mm) for a phenotype thickness ``wt`` (mm)."""
+    return wt + (WALL_SCALE - 1.0) * np.minimum(wt, WALL_SCALE_UP_TO)
 _F = np.float32
 
 
@@ -249,7 +256,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     tilt = np.tan(np.deg2rad(rng.uniform(-4.0, 10.0))) + (b_lat - b_sep) / (2.0 * w_ed)
     # wall thickness per AHA segment and frame (radial strain thickens it in systole)
     def thick(seg):
-        return WALL_SCALE * ph[f"WT_AHA_{seg}"] * (1.0 + max(ph[f"Err_AHA_{seg}"], -5.0) / 100.0 * cyc)
+        return drawn_wall(ph[f"WT_AHA_{seg}"]) * (1.0 + max(ph[f"Err_AHA_{seg}"], -5.0) / 100.0 * cyc)
     cap = 0.7 * np.mean([thick(k) for k in (13, 14, 15, 16)], 0)    # apical cap, thinner
     t_sep = np.stack([thick(3), thick(9), thick(14), cap], 1)       # [n, 4] base, mid, apex, cap
     t_lat = np.stack([thick(6), thick(12), thick(16), cap], 1)
@@ -375,7 +382,10 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
             ex, ey = np.cos(phi), np.sin(phi)
             r_pv = rng.uniform(4.0, 5.5)
             start = (la_cx + 0.6 * float(a_la.mean()) * ex, la_cy + 0.6 * float(w_la.mean()) * ey)
-            la_cav = np.minimum(la_cav, _segment(xa_s[0], ya_s[0], start, (ex, ey), rng.uniform(14.0, 22.0)) - r_pv)
+            length = rng.uniform(14.0, 22.0)
+            along = np.clip(((xa_s[0] - start[0]) * ex + (ya_s[0] - start[1]) * ey) / length, 0.0, 1.0)
+            # narrowing as it leaves the plane (partial volume fades the far end)
+            la_cav = np.minimum(la_cav, _segment(xa_s[0], ya_s[0], start, (ex, ey), length) - r_pv * (1.0 - 0.55 * along))
     ra_cav = _ellipse(xa_s + (sx - T(h_top * a_ra - tv_off * cps)), ya_s + (sy + T(0.5 * t_ias + g_sep * w_ra)),
                       T(a_ra), T(w_ra))
     ra_cav = np.maximum(np.maximum(ra_cav, ya_b + (sy + half_ias)), _VALVE_GAP - rv_plane)
@@ -400,8 +410,12 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     groove_r = np.exp(-(((u2 - tv_off) / 12.0) ** 2 + ((v2 - v_rv_out) / 12.0) ** 2))
     apex_f = np.exp(-(((u2 - a_ed - 8.0) / 14.0) ** 2 + (v2 / 25.0) ** 2))
     rv_side = np.clip((float(v_crux[0]) - v2) / 25.0, 0.0, 1.0)
-    fat_t = (rng.uniform(-1.5, 0.5) + 1.5 * patch + rng.uniform(4.0, 8.0) * (groove_l + groove_r)
-             + rng.uniform(0.0, 5.0) * apex_f + rng.uniform(0.0, 2.5) * rv_side)
+    # its amount grows with body fat (BMI) rather than varying at random: the grooves and the RV free
+    # wall always carry some, more in heavier subjects
+    obese = float(np.clip((bmi - 26.0) / 8.0, -1.0, 1.5))
+    fat_t = (-0.8 + 0.8 * obese + rng.normal(0.0, 0.3) + 1.5 * patch
+             + (5.5 + 1.5 * obese + rng.uniform(-0.75, 0.75)) * (groove_l + groove_r)
+             + (2.5 + 1.5 * obese + rng.uniform(-1.0, 1.0)) * apex_f + (1.2 + 0.8 * obese) * rv_side)
     fat_t = np.clip(fat_t, 0.0, 10.0).astype(_F)
     # pericardium (a thin dark line where fat lies on both sides), effusion (bright fluid between the
     # epicardial fat and the pericardium: along the RV free wall, around the apex and the lateral LV),
@@ -410,7 +424,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                           - 0.6 * np.clip(-u2 / 30.0, 0.0, 1.0), 0.0, 1.4)
     eff_t = (d.effusion_mm * eff_pattern * (1.0 - 0.15 * T(cyc))).astype(_F)   # the rim widens a little in systole
     peri_t = _F(d.pericardium_mm)
-    para_t = np.clip(rng.uniform(-2.0, 3.0) + 3.0 * _smooth_noise(rng, size, 5.0) + 6.0 * apex_f, 0.0, 12.0).astype(_F)
+    para_t = np.clip(-1.0 + 2.0 * obese + rng.uniform(-1.0, 1.0) + 3.0 * _smooth_noise(rng, size, 5.0) + 6.0 * apex_f,
+                     0.0, 12.0).astype(_F)
     # ---- surroundings, placed in body coordinates around the ED heart -----------------------------
     heart_ed = heart[0] - fat_t - peri_t
     lm = cine_surroundings.landmarks(X, Y, heart_ed < 0, la_cav[0] < 0, ra_cav[0] < 0)

@@ -40,8 +40,9 @@ from .subjects import Subject, sample_subject
 # 4: ECG calibrated to adult normal limits and the real fixtures (QRS loop, rhythm, noise), one
 #    anatomy per subject for ECG and cine, cine with its surroundings, pericardial disease (PERI)
 # 5: 4-chamber anatomy at real size (LV ~85-95 mm at ED, the heart ~13 x 11 cm in the 173 mm
-#    field), bullet LV, walls drawn 1.4 x the phenotype, oval atria with pulmonary veins, hinged
-#    mitral / tricuspid leaflets over the cycle, papillary muscle, trabeculation; blood brightest
+#    field), bullet LV, normal walls drawn 1.4 x the phenotype, oval atria with pulmonary veins, hinged
+#    mitral / tricuspid leaflets over the cycle, papillary muscle, trabeculation; epicardial fat
+#    with BMI; blood brightest
 GENERATOR_VERSION = 5
 COHORT_FORMAT = 1          # the on-disk layout below (tables, WFDB, NIfTI, cohort.json)
 
