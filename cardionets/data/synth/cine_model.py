@@ -347,7 +347,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     # trabeculae only narrow the cavity: a smooth septum, a rough lateral wall and apex
     trab = np.maximum(np.clip((v2 - v_lv) / (0.6 * w_ed), 0.0, 1.0) * np.clip((u2 - 0.25 * a_ed) / (0.3 * a_ed), 0.0, 1.0),
                       np.clip((u2 - 0.7 * a_ed) / (0.2 * a_ed), 0.0, 1.0))
-    rough = ((0.35 + rng.uniform(1.2, 2.2) * trab) * np.abs(_smooth_noise(rng, size, 0.9)))[None]
+    rough = ((0.3 + rng.uniform(0.8, 1.5) * trab) * np.abs(_smooth_noise(rng, size, 0.9)))[None]
     fc = gather(cav_f, g2)
     lv_cav = np.maximum(absv * fc - gather(cav_t, g2) + rough, lv_plane)
     fe = gather(epi_f, g2)
