@@ -8,30 +8,33 @@ pixel grid for all frames at once: ventricular edges are per-frame profiles v = 
 signed distance by the edge's slope; atria, papillary muscle and valves are per-frame ellipses and
 bands in shifted static coordinates. Every edge gets a one-pixel partial-volume ramp.
 
-* LV cavity: a bullet |v - v_lv| < w q(s) sqrt(1 - s^m), s = (u - B) / a in [0, 1], with a slight
-  narrowing q towards the mitral annulus; its volume pi w^2 a I_v (I_v = mean of q^2 (1 - s^m))
-  follows the LV volume curve. The apex stays put; the AV plane u = B descends with the septal and
+* LV cavity: a bullet |v - v_lv| < w q(s) (1 - s^m)^p, s = (u - B) / a in [0, 1] (near-parallel
+  walls over the base, a tapered apex), with a slight narrowing q towards the mitral annulus; its
+  volume pi w^2 a I_v (I_v = mean of q^2 (1 - s^m)^(2p)) follows the LV volume curve, and the
+  heart is drawn at its real size (LV ~90-100 mm at ED in a 173 mm field). The apex stays put; the AV plane u = B descends with the septal and
   lateral longitudinal strain (Ell_1-3, Ell_4-6), so it tilts when they differ.
 * LV myocardium: the cavity grown by the segmental wall thickness (AHA 3/9/14 septal, 6/12/16
-  lateral, interpolated base -> mid -> apex and thinning to an apical cap), each segment
-  thickening in systole by its radial strain.
+  lateral, interpolated base -> mid -> apex and thinning to an apical cap) as :func:`drawn_wall`
+  draws it, each segment thickening in systole by its radial strain; trabeculation along the
+  lateral wall and apex, the anterolateral papillary muscle at mid-cavity.
 * RV: a crescent measured from the septal epicardium: 0 < v' < D(u), v' the distance into the RV
   from the septal surface, D a bullet profile from the tricuspid annulus (6-12 mm more apical than
   the mitral: the crux offset) to an RV apex short of the LV apex. Its area D0 L J tracks
   (V / kappa)^(2/3); the tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall
   ~3.2 mm (thicker in PH). The septum thins a little towards its membranous part at the crux.
-* LA, RA: ellipses on either side of a thin (1.6-3 mm) interatrial septum, bowed towards the RA and
+* LA, RA: ovals on either side of a thin (1.6-3 mm) interatrial septum, bowed towards the RA and
   thinnest at the fossa ovalis, cut at their annulus; areas track (V / kappa)^(2/3) of the atrial
   volume curves (reservoir filling in ventricular systole, emptying in early diastole and atrial
-  systole); 2 mm walls.
-* Valves: a 1.4 mm leaflet plane between ventricular and atrial blood (no band across the annuli);
-  closed leaflets ~2 mm thick, bowed towards the atrium, in systole and around end-diastole; open
-  into the ventricle during filling, with a slightly darker inflow jet in early diastole. Papillary
-  muscle, RV trabeculation and moderator band.
-* Pericardium: epicardial fat (thicker in the AV grooves, along the RV free wall and at the apex), the
-  fibrous pericardium as a thin dark line (thickened after pericarditis), a bright effusion rim
-  between them when there is fluid (mostly along the RV free wall, the apex and the lateral LV), and
-  paracardiac fat outside in places.
+  systole); 2 mm walls; pulmonary veins entering the LA.
+* Valves: the leaflet plane between ventricular and atrial blood is blood (no band across the
+  annuli); two leaflets per valve hinged at the annulus, meeting a few mm into the ventricle when
+  closed (systole, end-diastole), swinging open towards the apex in early filling, half-closed in
+  diastasis, re-opened by the atrial kick; a slightly darker inflow stream in early diastole. RV
+  trabeculation and moderator band.
+* Pericardium: epicardial fat (thicker in the AV grooves, along the RV free wall and at the apex;
+  more with BMI), the fibrous pericardium as a thin dark line (thickened after pericarditis), a
+  bright effusion rim between them when there is fluid (mostly along the RV free wall, the apex and
+  the lateral LV), and paracardiac fat outside in places.
 * Around it (:mod:`.cine_surroundings`): chest wall, lungs, posterior mediastinum with the pulsating
   descending aorta, spine and liver in body coordinates; neighbours follow the heart in systole.
 Orientation: anterior up, patient left on the image right (the scanner convention of a 4-chamber
@@ -243,7 +246,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     p_lv = rng.uniform(0.55, 0.68)                       # ... tapering to the apex
     beta_lv = rng.uniform(0.08, 0.14)                   # narrowing towards the mitral annulus
     iv_lv, _ = _profile_integrals(m_lv, beta_lv, p_lv)
-    # basal half-width / length: 4-chamber ED length ~85-95 mm and diameter ~48-55 mm at 130-170 mL
+    # basal half-width / length: 4-chamber ED length ~90-100 mm and diameter ~50-55 mm at 130-170 mL
     k_lv = float(np.clip(0.29 * np.exp(0.05 * rng.standard_normal()) * (1.15 if d.cm == "DCM" else 1.0), 0.24, 0.45))
     a_ed = float((ph["LVEDV"] * 1000.0 / (np.pi * k_lv ** 2 * iv_lv)) ** (1 / 3))
     ell_sep = max(-np.mean([ph["Ell_1"], ph["Ell_2"], ph["Ell_3"]]), 2.0) / 100.0

@@ -39,7 +39,7 @@ from .subjects import Subject, sample_subject
 # 3: the NIfTI affine states the display orientation
 # 4: ECG calibrated to adult normal limits and the real fixtures (QRS loop, rhythm, noise), one
 #    anatomy per subject for ECG and cine, cine with its surroundings, pericardial disease (PERI)
-# 5: 4-chamber anatomy at real size (LV ~85-95 mm at ED, the heart ~13 x 11 cm in the 173 mm
+# 5: 4-chamber anatomy at real size (LV ~90-100 mm at ED, the heart ~14 x 10 cm in the 173 mm
 #    field), bullet LV, normal walls drawn 1.4 x the phenotype, oval atria with pulmonary veins, hinged
 #    mitral / tricuspid leaflets over the cycle, papillary muscle, trabeculation; epicardial fat
 #    with BMI; blood brightest
