@@ -1,5 +1,5 @@
 // C++ test of the ECG pipeline without Python: read a real WFDB record (argv[1], default the
-// CinC fixture beside the repository), preprocess it, and check filter design, shapes, stats,
+// CinC fixture in tests/fixtures, relative to the repository root), preprocess it, and check filter design, shapes, stats,
 // frequency response and the quality gate. Run by tests/test_native_ecg.py through cpp_build.
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 namespace dsp = cardionets::dsp;
 
 int main(int argc, char** argv) {
-  const std::string record = argc > 1 ? argv[1] : "../shared/data/ecg/cinc2021/HR06000.hea";
+  const std::string record = argc > 1 ? argv[1] : "tests/fixtures/ecg/cinc2021/HR06000.hea";
 
   // Filter design: scipy.signal.butter(5, 0.67, 'highpass', fs=250, output='sos') coefficients.
   const auto hp = dsp::butter_sos(5, 0.67, 250.0, true);
