@@ -163,6 +163,18 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   return flags;
 }
 
+uint32_t Preprocessor::run_fixed_crops(const float* x, int64_t n, float* out, uint64_t record) const {
+  const int64_t k = crops_per_record(n), want = cfg_.n_crops;
+  const int64_t crop = 12 * cfg_.crop_len;
+  if (k == want) return run(x, n, out, record);
+  if (k != 1)
+    throw Error("preprocess: a record of " + std::to_string(n) + " samples gives " + std::to_string(k) +
+                " crops, the model takes " + std::to_string(want));
+  const uint32_t flags = run(x, n, out, record);
+  for (int64_t c = 1; c < want; ++c) std::copy(out, out + crop, out + c * crop);
+  return flags;
+}
+
 void preprocess_batch(const float* x, int64_t records, int64_t n, double fs, const PreprocessConfig& cfg,
                       float* out, uint32_t* flags, int threads) {
   const Preprocessor pre(fs, cfg);
