@@ -89,8 +89,8 @@ struct Polyphase {
 
 // 4 doubles as one value (one AVX2 register): the IIR state lives in these, so the compiler keeps
 // it in registers instead of round-tripping through the stack. Four wide, so 12 leads fill three
-// vectors exactly (on this machine's double-pumped AVX-512, 8-wide vectors would waste a quarter
-// of the work on padding lanes).
+// vectors exactly (8-wide vectors would waste a quarter of the work on padding lanes), and the
+// same code serves the AVX2 and AVX-512 paths.
 typedef double Vec __attribute__((vector_size(32)));
 constexpr int kVecDoubles = 4;
 

@@ -226,14 +226,19 @@ FolderSource::FolderSource(std::string header_path)
 std::unique_ptr<SignalFile> FolderSource::open(const std::string& name) const {
   check_signal_file_name(name, header_path_);
   const std::string path = dir_ + name;
-  const std::string root = io::real_path(dir_.empty() ? std::string(".") : dir_);
   const std::string real = io::real_path(path);
-  if (real.empty() || root.empty()) throw Error(path + ": cannot open signal file named by " + header_path_);
-  const std::string prefix = root.back() == '/' ? root : root + "/";
-  if (real.compare(0, prefix.size(), prefix) != 0)
-    throw Error(header_path_ + ": signal file '" + name + "' resolves to " + real + ", outside the record's folder " +
-                root + " (signal files must stay in the header's folder; symbolic links out of it are refused)");
-  return std::make_unique<DiskFile>(real);
+  if (real.empty()) throw Error(path + ": cannot open signal file named by " + header_path_);
+  // The record's folder: the folder the header was given in, or - when the header is a symbolic
+  // link, as in a folder of links to records stored elsewhere - the folder it resolves to.
+  const std::string roots[2] = {io::real_path(dir_.empty() ? std::string(".") : dir_),
+                                io::dir_of(io::real_path(header_path_))};
+  for (const std::string& root : roots) {
+    if (root.empty()) continue;
+    const std::string prefix = root.back() == '/' ? root : root + "/";
+    if (real.compare(0, prefix.size(), prefix) == 0) return std::make_unique<DiskFile>(real);
+  }
+  throw Error(header_path_ + ": signal file '" + name + "' resolves to " + real + ", outside the record's folder " +
+              roots[0] + " (signal files must stay in the header's folder; symbolic links out of it are refused)");
 }
 
 namespace {

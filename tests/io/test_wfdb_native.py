@@ -206,6 +206,15 @@ def test_signal_files_stay_in_the_record_folder(tmp_path):
     (inside / "real.dat").write_bytes(bytes(20))
     os.symlink(inside / "real.dat", inside / "alias.dat")
     assert native.load().wfdb_read(str(_header(inside, "alias", f"alias 1 500 10\nalias.dat{line}")))["signal"].shape == (1, 10)
+    # a folder of links to records kept elsewhere (header and signal file both links): the record's
+    # folder is where the header resolves to
+    store, farm = tmp_path / "store", tmp_path / "farm"
+    store.mkdir()
+    farm.mkdir()
+    src = _write(store, "16", name="kept")
+    for suf in (".hea", ".dat"):
+        os.symlink(src.with_suffix(suf), farm / f"kept{suf}")
+    assert native.load().wfdb_read(str(farm / "kept.hea"))["signal"].shape == (12, 5000)
     # a subfolder is fine; a directory, a FIFO are not signal files (and a FIFO must not hang)
     (inside / "sub").mkdir()
     (inside / "sub" / "s.dat").write_bytes(bytes(20))

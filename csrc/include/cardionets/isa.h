@@ -1,7 +1,7 @@
 // cardionets/isa.h - which instruction-set path the native hot loops run (weighted InfoNCE,
 // the DSP pipeline). One binary carries three paths, compiled with per-function target
 // attributes, and one place picks among them at run time:
-//   avx512  AVX-512 F/DQ/VL/BW + AVX2 + FMA  (x86-64-v4 CPUs: Zen 4, Ice Lake, Sapphire Rapids, ...)
+//   avx512  AVX-512 F/DQ/VL/BW + AVX2 + FMA  (x86-64-v4 CPUs: Zen 4 / 5, Ice Lake, Sapphire Rapids, ...)
 //   avx2    AVX2 + FMA                        (x86-64-v3 CPUs: Haswell and later, Zen 1-3, ...)
 //   scalar  the build's baseline (portable C++, auto-vectorised for the compile flags)
 // The best path this CPU runs is the default; CARDIONETS_ISA=avx512|avx2|scalar|auto forces one,

@@ -97,7 +97,8 @@ class SignalSource {
 };
 
 // The header's folder on disk: a name must resolve (symlinks followed) to a regular file inside
-// that folder.
+// that folder - the folder the header path names, or the one it resolves to when the header is
+// itself a symbolic link (a folder of links to records kept elsewhere).
 class FolderSource : public SignalSource {
  public:
   explicit FolderSource(std::string header_path);
