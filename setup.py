@@ -75,7 +75,7 @@ packages, package_dir = _packages()
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"cardionets": ["py.typed", "*.pyi", "configs/*.yaml", "configs/**/*.yaml"]},
+    package_data={"cardionets": ["py.typed", "*.pyi", "configs/*.yaml", "configs/**/*.yaml", "cohorts/*.csv"]},
     ext_modules=[CMakeExtension("cardionets._C")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

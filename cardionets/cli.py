@@ -16,7 +16,9 @@ COMMAND_MODULES = [
     "demo",
     "info",
     "read_ecg",
+    "read_cmr",
     "synth",
+    "ingest",
     "pretrain_cmr",
     "pretrain_ecg",
     "align",
@@ -28,6 +30,7 @@ COMMAND_MODULES = [
     "screen",
     "export",
     "reproduce",
+    "evaluate",
 ]
 
 

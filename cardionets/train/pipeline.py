@@ -30,9 +30,11 @@ def _metric(task: str) -> str:
 def run_pipeline(cohort_dir: str | Path, out: str | Path, *, size: str = "tiny",
                  tasks: tuple[str, ...] = ("phenotypes", "disease:CM"), inits: tuple[str, ...] = INITS,
                  overrides: dict[str, dict[str, Any]] | None = None, datasets: dict | None = None,
-                 progress: bool = True, echo=print) -> dict:
+                 progress: bool = True, echo=print,
+                 pretrain: tuple[str, ...] = ("pretrain_cmr", "pretrain_ecg", "align")) -> dict:
     """``overrides``: {stage or "all": {dotted key: value}}; ``datasets``: {modality: (train, val, test)}
-    to bypass ``cohort_dir`` (tests)."""
+    to bypass ``cohort_dir`` (tests); ``pretrain``: the pretraining runs to make (an ECG-only cohort
+    has only ``pretrain_ecg``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = overrides or {}
@@ -56,9 +58,12 @@ def run_pipeline(cohort_dir: str | Path, out: str | Path, *, size: str = "tiny",
                 if res.test else ""))
         return res
 
-    go("pretrain_cmr", "pretrain_cmr")
-    go("pretrain_ecg", "pretrain_ecg")
-    go("align", "align", **{"align.cmr_from": str(out / "pretrain_cmr"), "align.ecg_init_from": str(out / "pretrain_ecg")})
+    if "pretrain_cmr" in pretrain:
+        go("pretrain_cmr", "pretrain_cmr")
+    if "pretrain_ecg" in pretrain:
+        go("pretrain_ecg", "pretrain_ecg")
+    if "align" in pretrain:
+        go("align", "align", **{"align.cmr_from": str(out / "pretrain_cmr"), "align.ecg_init_from": str(out / "pretrain_ecg")})
     sources = {"ssl": out / "pretrain_ecg", "cardionets": out / "align", "cmr_ref": out / "pretrain_cmr"}
     table: dict[str, dict[str, Any]] = {}
     for task in tasks:

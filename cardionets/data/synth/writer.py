@@ -30,7 +30,7 @@ from .ecg_model import FS, LEADS, simulate_ecg
 from .phenotypes import generate_phenotypes, heart_rate_at_imaging
 from .subjects import Subject, sample_subject
 
-GENERATOR_VERSION = 2       # 2: anatomical 4-chamber cine renderer (profile tables, crescent RV, valves)
+GENERATOR_VERSION = 3       # 3: NIfTI affine states the display orientation; 2: anatomical 4-chamber renderer
 
 
 def _rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -65,11 +65,13 @@ def write_wfdb(path_stem: Path, signal_mv: np.ndarray, fs: int, comments: list[s
 
 
 def write_nifti(path: Path, cine: np.ndarray, spacing: float, frame_ms: float) -> None:
-    """cine int16 [t, rows, cols] -> NIfTI (x=cols, y=rows, 1, t)."""
+    """cine int16 [t, rows, cols] -> NIfTI (x=cols, y=rows, 1, t). The affine states the display
+    layout the renderer draws (columns towards the patient's left, rows towards posterior, RAS
+    axes negated), so cardionets.io.read_cmr's canonical orientation leaves the cine as drawn."""
     import nibabel as nib
 
     data = np.ascontiguousarray(cine.transpose(2, 1, 0)[:, :, None, :])     # [x, y, 1, t]
-    affine = np.diag([spacing, spacing, 8.0, 1.0])
+    affine = np.diag([-spacing, -spacing, 8.0, 1.0])
     img = nib.Nifti1Image(data, affine)
     img.header.set_xyzt_units("mm", "msec")
     img.header["pixdim"][4] = frame_ms
