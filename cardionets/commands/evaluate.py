@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..device.spec import add_device_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="external validation of trained models on a labelled cohort -> report",
@@ -23,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the statistics")
     p.add_argument("--batch-size", type=int, default=16, help="inference batch size")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_argument(p, extra_help="the models run there")
     p.set_defaults(func=run)
 
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.external import evaluate_external
 
     s = evaluate_external(args.model, args.cohort, args.out, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed,
-                          batch_size=args.batch_size, progress=not args.no_progress)
+                          batch_size=args.batch_size, progress=not args.no_progress, device=args.device)
     print(s["table"], end="")
     for k, v in s["not_evaluated"].items():
         print(f"not evaluated: {k}: {v}")

@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+from ..device.spec import add_device_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate cine CMR (NIfTI, GIF, PNG strip) from ECG files",
@@ -32,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampling-steps", type=int, help="diffusion steps per token (default: the model's, 100)")
     p.add_argument("--batch-size", type=int, default=4, help="ECGs generated together (default 4)")
     p.add_argument("--backend", default="auto", help="diffusion_sample backend: auto, triton, cpu, reference")
+    add_device_argument(p, extra_help="the three models run there in fp32; on CUDA the sampler uses its fused "
+                                      "Triton loop replayed as CUDA graphs")
     p.add_argument("--format", nargs="+", default=["nifti", "gif", "png"], choices=["nifti", "gif", "png"],
                    help="outputs per ECG (default: all three)")
     p.add_argument("--spacing", type=float, default=1.8, help="pixel spacing of the written NIfTI in mm (default 1.8)")
@@ -42,18 +46,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ..device.policy import runtime_record
     from ..dsp import preprocess_ecg
     from ..errors import InputError
     from ..generate.pipeline import CineGenerator, GenerationSettings
     from ..generate.writers import write_cine_outputs
     from ..io import read_ecg
+    from ..ops.dispatch import count_backends
 
     paths = [Path(p) for p in args.ecg]
     if args.ecg_list:
         paths += [Path(line.strip()) for line in Path(args.ecg_list).read_text().splitlines() if line.strip()]
     if not paths:
         raise InputError("no ECG files given (positional ECG_FILE... or --list FILE)")
-    gen = CineGenerator.from_runs(args.model, args.vae, args.align)
+    gen = CineGenerator.from_runs(args.model, args.vae, args.align, device=args.device)
     crops, names = [], []
     for p in paths:
         rec = read_ecg(p)
@@ -64,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                                   batch_size=args.batch_size, backend=args.backend)
     timings: dict = {}
     t0 = time.perf_counter()
-    cines = gen.generate(gen.embed(np.stack(crops)), settings, timings=timings, progress=True)
+    with count_backends() as used:
+        cines = gen.generate(gen.embed(np.stack(crops)), settings, timings=timings, progress=True)
     seconds = time.perf_counter() - t0
     frames = gen.vae.cfg.frames
     written = []
@@ -73,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
                                                        tuple(args.format))]
     report = {"ecgs": [str(p) for p in paths], "outputs": written, "settings": settings.__dict__,
               "seconds": seconds, "seconds_per_cine": seconds / len(paths), "timings_seconds": timings,
-              "frames": frames, "models": {k: gen.info.get(k) for k in ("mar_dir", "vae_dir", "align_dir")}}
+              "frames": frames, "models": {k: gen.info.get(k) for k in ("mar_dir", "vae_dir", "align_dir")},
+              "runtime": runtime_record(gen.policy, backends=used)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "generation.json").write_text(json.dumps(report, indent=1))
-    print(f"{len(paths)} cine(s) in {seconds:.1f} s ({seconds / len(paths):.1f} s per cine) -> {args.out}")
+    print(f"{len(paths)} cine(s) in {seconds:.1f} s ({seconds / len(paths):.1f} s per cine) on {gen.device} -> {args.out}")
     return 0

@@ -24,6 +24,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..device.policy import DevicePolicy
+from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
 
 
@@ -42,20 +44,22 @@ def _finetune_runs(path: Path) -> list[tuple[Path, dict]]:
 
 @torch.no_grad()
 def predict_rows(run: Path, info: dict, cohort, rows: np.ndarray, batch_size: int = 16,
-                 progress: bool = False) -> np.ndarray:
-    """Model outputs for cohort ``rows``: probabilities (classification, averaged over crops like
-    the fine-tuning evaluation) or phenotypes in physical units (regression)."""
+                 progress: bool = False, device: str | torch.device = "auto") -> np.ndarray:
+    """Model outputs for cohort ``rows`` (computed on ``device``): probabilities (classification,
+    averaged over crops like the fine-tuning evaluation) or phenotypes in physical units (regression)."""
     from ..api import _load_predictor
     from ..data import CMRDataset, ECGDataset
     from ..models import probabilities
     from ..train.data import collate
 
-    pred, _ = _load_predictor(run)
+    policy = DevicePolicy.create(device, "fp32")
+    pred = policy.module(_load_predictor(run)[0])
     kind, modality = info["head_kind"], info["modality"]
     n_crops = int(info.get("config", {}).get("eval_crops", 3))
     cls = ECGDataset if modality == "ecg" else CMRDataset
     ds = cls(cohort, rows, mode="eval", n_crops=n_crops)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)
+    loader = DevicePrefetcher(torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate,
+                                                          **policy.loader_kwargs(0)), policy)
     if progress:
         from tqdm import tqdm
 
@@ -66,10 +70,10 @@ def predict_rows(run: Path, info: dict, cohort, rows: np.ndarray, batch_size: in
         if modality == "ecg" and x.dim() == 4:                      # [B, K, 12, T]: average over crops
             B, K = x.shape[:2]
             raw = pred(x.reshape(B * K, *x.shape[2:])).reshape(B, K, -1)
-            outs.append((raw.mean(1) if kind == "regression" else probabilities(raw, kind).mean(1)).float())
+            outs.append((raw.mean(1) if kind == "regression" else probabilities(raw, kind).mean(1)).float().cpu())
         else:
             raw = pred(x)
-            outs.append((raw if kind == "regression" else probabilities(raw, kind)).float())
+            outs.append((raw if kind == "regression" else probabilities(raw, kind)).float().cpu())
     y = torch.cat(outs).numpy() if outs else np.zeros((0, int(info["n_outputs"])))
     if kind == "regression":
         mean = np.asarray(info.get("phenotype_mean", np.zeros(y.shape[1])), dtype=np.float64)
@@ -94,8 +98,10 @@ def _dev_validation(run: Path, col: int | None) -> tuple[np.ndarray | None, np.n
 
 def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path, *, n_boot: int = 1000,
                       n_perm: int = 10000, seed: int = 0, batch_size: int = 16, min_positives: int = 1,
-                      progress: bool = True, echo: Callable[[str], None] = print) -> dict:
-    """Score every fine-tuning run under ``model`` on ``cohort_dir``; report into ``out``."""
+                      progress: bool = True, device: str | torch.device = "auto",
+                      echo: Callable[[str], None] = print) -> dict:
+    """Score every fine-tuning run under ``model`` on ``cohort_dir`` (the models run on ``device``);
+    report into ``out``."""
     from ..data import Cohort
     from ..data.schema import DISEASES, PHENOTYPE_NAMES
     from ..eval.report import build_report
@@ -133,7 +139,7 @@ def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path
             if not any(c >= 0 and has_phen[c] for c in cols):
                 not_run[label] = "the cohort holds no value of any phenotype this model predicts"
                 continue
-            y = predict_rows(run, info, cohort, rows, batch_size, progress)
+            y = predict_rows(run, info, cohort, rows, batch_size, progress, device)
             truth = np.stack([cohort.phenotypes[rows, c] if c >= 0 else np.full(len(rows), np.nan) for c in cols], 1)
             keep = [j for j, c in enumerate(cols) if c >= 0 and has_phen[c]]
             missing = [pnames[j] for j in range(len(pnames)) if j not in keep]
@@ -155,7 +161,7 @@ def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path
                                               if npos == 0 or npos == len(truth) else f"only {npos} positives")
                     continue
                 if y is None:
-                    y = predict_rows(run, info, cohort, rows, batch_size, progress)
+                    y = predict_rows(run, info, cohort, rows, batch_size, progress, device)
                 vt, vs = _dev_validation(run, j if kind == "multilabel" else None)
                 thresholds[f"{d}:{name}"] = "Youden on development validation" if vt is not None else "0.5"
                 res.screening.setdefault(d, {})[name] = ScorePredictions(truth, y[:, j], vt, vs)
@@ -165,7 +171,7 @@ def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path
             if keep.sum() < 2 or len(np.unique(sub[keep])) < 2:
                 not_run[label] = f"{int(keep.sum())} rows with a cardiomyopathy subtype: too few to evaluate"
                 continue
-            y = predict_rows(run, info, cohort, rows[keep], batch_size, progress)
+            y = predict_rows(run, info, cohort, rows[keep], batch_size, progress, device)
             res.subtypes[name] = ScorePredictions(sub[keep], y)
         names[str(run)] = name
         echo(f"  {run.name}: {task} ({name}) on {len(rows)} rows")

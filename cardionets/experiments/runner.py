@@ -159,9 +159,11 @@ def _screen_preds(pred: dict, col: int | None):
 
 def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, grid: Grid | None = None,
               generator: str | Path | None = None, runs_dir: str | Path | None = None, seed: int = 0,
-              n_boot: int = 1000, n_perm: int = 10000, progress: bool = True,
+              n_boot: int = 1000, n_perm: int = 10000, progress: bool = True, device: str = "auto",
               echo: Callable[[str], None] = print) -> dict:
-    """Run (or resume) the comparison; returns {"report": html path, "results_json", "seconds", "not_run"}."""
+    """Run (or resume) the comparison; returns {"report": html path, "results_json", "seconds", "not_run"}.
+    ``device`` (auto | cpu | cuda[:N]) runs every training, the similarity maps and the generator there
+    (a ``device`` override in ``grid.overrides`` wins for the training runs)."""
     from ..eval.report import build_report
     from ..eval.results import EmbeddingSet, PhenotypePredictions, Results
     from ..train.config import load_config
@@ -177,6 +179,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
     runs.mkdir(parents=True, exist_ok=True)
     overrides = {k: dict(v) for k, v in grid.overrides.items()}
     overrides.setdefault("all", {}).setdefault("seed", seed)
+    overrides["all"].setdefault("device", device)
     timings: dict[str, float] = {}
     not_run: dict[str, str] = dict(skipped)
 
@@ -258,7 +261,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
                     res.similarity = {m: SimilarityMaps(z[f"{m}_sim"], z["frames"]) for m in sim_models if f"{m}_sim" in z}
             else:
                 p = data.get("paired")
-                res.similarity = _similarity(runs, p, grid, seed, sim_models)
+                res.similarity = _similarity(runs, p, grid, seed, sim_models, device)
                 np.savez(sim_file, frames=next(iter(res.similarity.values())).frames,
                          **{f"{m}_sim": v.similarity for m, v in res.similarity.items()})
         except CardioNetsError as exc:
@@ -268,7 +271,8 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
         from .generation import generation_results
 
         t0 = time.perf_counter()
-        res.generation = generation_results(generator, data.get("paired")["test"], out / "generation", seed=seed)
+        res.generation = generation_results(generator, data.get("paired")["test"], out / "generation", seed=seed,
+                                            device=device)
         timings["generation"] = time.perf_counter() - t0
     else:
         not_run["generation"] = "no --generator run directory given"
@@ -392,11 +396,11 @@ def _collect(res, job: Job, pred: dict, grid: Grid, data: _Data, EmbeddingSet, P
             val_true=pred["val_target"].reshape(-1).astype(np.int64), val_score=pred["val_pred"])
 
 
-def _similarity(runs: Path, paired: dict, grid: Grid, seed: int, models) -> dict:
+def _similarity(runs: Path, paired: dict, grid: Grid, seed: int, models, device: str) -> dict:
     from .similarity import similarity_maps
 
     return similarity_maps({r: runs / r for r in PRETRAIN_RUNS}, paired["train"], paired["test"], size=grid.size,
-                           n=grid.similarity_n, probe_n=grid.probe_n, seed=seed, models=tuple(models))
+                           n=grid.similarity_n, probe_n=grid.probe_n, seed=seed, models=tuple(models), device=device)
 
 
 def _section_reasons(not_run: dict[str, str], grid: Grid) -> dict[str, str]:

@@ -29,6 +29,7 @@ from .records import Loaded, load_chunk
 from .shards import ShardStore, rows_table, schema
 
 _END = object()
+GPU_BATCH = 64  # default records per model batch on a GPU (the TensorRT profile's largest batch)
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Summary:
     engine: str = "local"
     precision: str = "fp32"
     batch_size: int = 0  # records per model batch (chosen by auto_batch_size unless given)
+    device: str = ""   # where the model ran (--device resolved)
+    runtime: str = ""  # what ran it: torch, ONNX Runtime with its providers, or a TensorRT engine
     model_version: str = ""
     merged: str | None = None
 
@@ -57,7 +60,7 @@ class Summary:
                 f"{self.skipped_done} already done; ok {self.ok} (with non-fatal quality flags {self.ok_with_flags}); "
                 f"errors: {errs}; time read+preprocess {self.read_preprocess_s:.1f} s (reader threads), "
                 f"model {self.model_s:.1f} s (batches of {self.batch_size}), write {self.write_s:.1f} s; "
-                f"{self.shards_written} shard(s)"
+                f"{self.shards_written} shard(s); model: {self.runtime or self.precision}"
                 + (f"; merged -> {self.merged}" if self.merged else ""))
 
     def tally(self, table: Any, codes: Counter) -> None:
@@ -219,15 +222,20 @@ def screen(inputs: Sequence[str | Path], model: str | Path, out: str | Path, *, 
            precision: str = "fp32", batch_size: int | None = None, shard_size: int = 1024, readers: int = 1,
            threads: int | None = None, chunk: int = 16, n_crops: int = 3, merge: bool = False,
            onnx_path: str | Path | None = None, progress: bool = True, limit: int | None = None,
-           ray_address: str | None = None, ray_actors: int = 1) -> Summary:
+           ray_address: str | None = None, ray_actors: int = 1, device: str = "auto",
+           engine_path: str | Path | None = None) -> Summary:
     """Screen every record of ``inputs`` with the model at ``model`` into the Parquet dataset ``out``.
 
-    ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`).
+    ``device`` (auto | cpu | cuda[:N]) is where the model runs. ``precision="tensorrt"`` runs the engine
+    ``engine_path``, or one built into ``out`` (:func:`.engines.engine_for`) when none is given.
+    ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`),
+    or 64 records on a GPU.
     Resumable: records already in ``out`` are skipped. Returns the run's :class:`Summary` (also written
     to ``out/summary.json``).
     """
     import torch
 
+    from ..device.policy import resolve_device
     from .batching import auto_batch_size
     from .model import load_screen_model, make_runner
 
@@ -241,17 +249,24 @@ def screen(inputs: Sequence[str | Path], model: str | Path, out: str | Path, *, 
     if limit is not None:
         todo = todo[:limit]
     smodel = load_screen_model(model)
+    dev = resolve_device(device) if engine == "local" else None  # Ray actors resolve it on their nodes
+    if precision == "tensorrt" and engine_path is None and dev is not None:
+        from .engines import engine_for
+
+        engine_path = engine_for(smodel, out, dev, n_crops=n_crops)
     if batch_size is None:
-        batch_size = auto_batch_size(smodel, n_crops)
+        batch_size = GPU_BATCH if dev is not None and dev.type == "cuda" else auto_batch_size(smodel, n_crops)
     elif int(batch_size) < 1:
         from ..errors import CardioNetsError
 
         raise CardioNetsError(f"batch_size must be >= 1, got {batch_size}")
     summary = Summary(inputs=len(items), skipped_done=len(items) - len([it for it in items if it.path not in done]),
                       engine=engine, precision=precision, batch_size=int(batch_size),
-                      model_version=smodel.version)
+                      model_version=smodel.version, device=str(dev or device))
     if engine == "local":
-        runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads)
+        runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads, device=dev,
+                             engine_path=engine_path)
+        summary.runtime = getattr(runner, "describe", precision)
         screen_local(todo, smodel, runner, store, batch_size=batch_size, shard_size=shard_size, readers=readers,
                      chunk=chunk, n_crops=n_crops, progress=progress, summary=summary)
     elif engine == "ray":
@@ -259,7 +274,7 @@ def screen(inputs: Sequence[str | Path], model: str | Path, out: str | Path, *, 
 
         screen_ray(todo, model, store, smodel=smodel, precision=precision, batch_size=batch_size, chunk=chunk,
                    n_crops=n_crops, address=ray_address, actors=ray_actors, threads=threads, onnx_path=onnx_path,
-                   summary=summary)
+                   summary=summary, device=device, engine_path=engine_path)
     else:
         from ..errors import CardioNetsError
 

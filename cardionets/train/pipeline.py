@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..device.spec import add_device_argument
 from .config import load_config
 from .stages import run_stage
 
@@ -125,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="STAGE:KEY=VALUE",
                    help="override for one stage (or all:KEY=VALUE), e.g. align:epochs=20")
     p.add_argument("--no-progress", action="store_true")
+    add_device_argument(p)
     a = p.parse_args(argv)
     over: dict[str, dict[str, str]] = {}
     for s in a.set:
         stage, kv = s.split(":", 1) if ":" in s.split("=", 1)[0] else ("all", s)
         k, v = kv.split("=", 1)
         over.setdefault(stage, {})[k] = v
+    over.setdefault("all", {}).setdefault("device", a.device)
     res = run_pipeline(a.cohort, a.out, size=a.size, tasks=tuple(a.tasks.split(",")), inits=tuple(a.inits.split(",")),
                        overrides=over, progress=not a.no_progress)
     print(format_table(res))
