@@ -5,6 +5,7 @@
 // ulp (tests/ops/test_weighted_infonce.py runs each).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -32,6 +33,8 @@ constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -
 constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
                                4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 constexpr float kExpMin = -104.0f, kExpMax = 88.72f;  // e^x is 0 below, clamped above
+// log(1 - e^-x) = -e^-x (1 + e^-x / 2 + ...) is -e^-x to float precision for x >= 17.
+constexpr float kSaturated = 17.0f;
 constexpr float kExpm1Series[9] = {1.0f / 362880.0f, 1.0f / 40320.0f, 1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f,
                                    1.0f / 24.0f,     1.0f / 6.0f,     0.5f,            1.0f};
 
@@ -65,6 +68,13 @@ inline void gemm_acc(const float* a, int64_t sar, int64_t sak, const float* b, i
       float* cp = c + r * ldc;
       for (int64_t n = 0; n < N; ++n) cp[n] += av * bp[n];
     }
+}
+
+// C[M, N] = A[M, K] B[K, N] (C need not be initialised).
+inline void gemm_set(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+                     int64_t M, int64_t K, int64_t N) {
+  for (int64_t r = 0; r < M; ++r) std::fill(c + r * ldc, c + r * ldc + N, 0.0f);
+  gemm_acc(a, sar, sak, b, ldb, c, ldc, M, K, N);
 }
 
 }  // namespace scalar
@@ -125,6 +135,10 @@ CN_T __m256 log8(__m256 v) {
 
 CN_T __m256 log1mexp8(__m256 x) {
   const __m256 nx = _mm256_sub_ps(_mm256_setzero_ps(), x);
+  // Saturated weights (every lane x >= 17, common for well-separated phenotypes): log(1 - y) = -y
+  // to float precision for y = e^-x < 4.2e-8, without the logarithm.
+  if (_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_set1_ps(kSaturated), _CMP_GE_OQ)) == 0xFF)
+    return _mm256_sub_ps(_mm256_setzero_ps(), exp8(nx));
   __m256 q = _mm256_set1_ps(1.0f / 3628800.0f);  // 1/10!
   for (float ci : kExpm1Series) q = _mm256_fmadd_ps(q, nx, _mm256_set1_ps(ci));
   const __m256 v_small = _mm256_mul_ps(x, q);
@@ -158,8 +172,9 @@ CN_T void log1mexp_array(const float* x, float* out, int64_t n) {
   }
 }
 
-// R rows x 16 columns per step (2R accumulators + 2 B vectors + 1 broadcast <= 16 registers).
-template <int R>
+// R rows x 16 columns per step (2R accumulators + 2 B vectors + 1 broadcast <= 16 registers);
+// ACC: C += A B, else C = A B.
+template <int R, bool ACC>
 CN_T void gemm_rows(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
                     int64_t K, int64_t N) {
   for (int64_t n0 = 0; n0 < N; n0 += 16) {
@@ -180,29 +195,42 @@ CN_T void gemm_rows(const float* a, int64_t sar, int64_t sak, const float* b, in
     }
     for (int r = 0; r < R; ++r) {
       float* cp = c + r * ldc + n0;
+      if (ACC) {
+        acc[r][0] = _mm256_add_ps(full ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, m0), acc[r][0]);
+        acc[r][1] = _mm256_add_ps(full ? _mm256_loadu_ps(cp + 8) : _mm256_maskload_ps(cp + 8, m1), acc[r][1]);
+      }
       if (full) {
-        _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), acc[r][0]));
-        _mm256_storeu_ps(cp + 8, _mm256_add_ps(_mm256_loadu_ps(cp + 8), acc[r][1]));
+        _mm256_storeu_ps(cp, acc[r][0]);
+        _mm256_storeu_ps(cp + 8, acc[r][1]);
       } else {
-        _mm256_maskstore_ps(cp, m0, _mm256_add_ps(_mm256_maskload_ps(cp, m0), acc[r][0]));
-        _mm256_maskstore_ps(cp + 8, m1, _mm256_add_ps(_mm256_maskload_ps(cp + 8, m1), acc[r][1]));
+        _mm256_maskstore_ps(cp, m0, acc[r][0]);
+        _mm256_maskstore_ps(cp + 8, m1, acc[r][1]);
       }
     }
   }
 }
 
-CN_T void gemm_acc(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
-                   int64_t M, int64_t K, int64_t N) {
+template <bool ACC>
+CN_T void gemm(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+               int64_t M, int64_t K, int64_t N) {
   int64_t r = 0;
-  for (; r + 6 <= M; r += 6) gemm_rows<6>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N);
+  for (; r + 6 <= M; r += 6) gemm_rows<6, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N);
   switch (M - r) {
-    case 5: gemm_rows<5>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
-    case 4: gemm_rows<4>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
-    case 3: gemm_rows<3>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
-    case 2: gemm_rows<2>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
-    case 1: gemm_rows<1>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 5: gemm_rows<5, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 4: gemm_rows<4, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 3: gemm_rows<3, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 2: gemm_rows<2, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 1: gemm_rows<1, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
     default: break;
   }
+}
+CN_T void gemm_acc(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   int64_t M, int64_t K, int64_t N) {
+  gemm<true>(a, sar, sak, b, ldb, c, ldc, M, K, N);
+}
+CN_T void gemm_set(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   int64_t M, int64_t K, int64_t N) {
+  gemm<false>(a, sar, sak, b, ldb, c, ldc, M, K, N);
 }
 
 #undef CN_T
@@ -251,6 +279,9 @@ CN_T __m512 log16(__m512 v) {
 
 CN_T __m512 log1mexp16(__m512 x) {
   const __m512 nx = _mm512_sub_ps(_mm512_setzero_ps(), x);
+  // Saturated weights: as in avx2::log1mexp8.
+  if (_mm512_cmp_ps_mask(x, _mm512_set1_ps(kSaturated), _CMP_GE_OQ) == 0xFFFF)
+    return _mm512_sub_ps(_mm512_setzero_ps(), exp16(nx));
   __m512 q = _mm512_set1_ps(1.0f / 3628800.0f);  // 1/10!
   for (float ci : kExpm1Series) q = _mm512_fmadd_ps(q, nx, _mm512_set1_ps(ci));
   const __m512 v_small = _mm512_mul_ps(x, q);
@@ -277,8 +308,8 @@ CN_T void log1mexp_array(const float* x, float* out, int64_t n) {
   }
 }
 
-// Register-blocked R rows x 64 columns.
-template <int R>
+// Register-blocked R rows x 64 columns; ACC: C += A B, else C = A B.
+template <int R, bool ACC>
 CN_T void gemm_rows(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
                     int64_t K, int64_t N) {
   for (int64_t n0 = 0; n0 < N; n0 += 64) {
@@ -305,21 +336,30 @@ CN_T void gemm_rows(const float* a, int64_t sar, int64_t sak, const float* b, in
       for (int v = 0; v < 4; ++v) {
         if (!mk[v]) continue;
         float* cp = c + r * ldc + n0 + 16 * v;
-        _mm512_mask_storeu_ps(cp, mk[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], cp), acc[r][v]));
+        _mm512_mask_storeu_ps(cp, mk[v], ACC ? _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], cp), acc[r][v]) : acc[r][v]);
       }
   }
 }
 
-CN_T void gemm_acc(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
-                   int64_t M, int64_t K, int64_t N) {
+template <bool ACC>
+CN_T void gemm(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+               int64_t M, int64_t K, int64_t N) {
   int64_t r = 0;
-  for (; r + 4 <= M; r += 4) gemm_rows<4>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N);
+  for (; r + 4 <= M; r += 4) gemm_rows<4, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N);
   switch (M - r) {
-    case 3: gemm_rows<3>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
-    case 2: gemm_rows<2>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
-    case 1: gemm_rows<1>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 3: gemm_rows<3, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 2: gemm_rows<2, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
+    case 1: gemm_rows<1, ACC>(a + r * sar, sar, sak, b, ldb, c + r * ldc, ldc, K, N); break;
     default: break;
   }
+}
+CN_T void gemm_acc(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   int64_t M, int64_t K, int64_t N) {
+  gemm<true>(a, sar, sak, b, ldb, c, ldc, M, K, N);
+}
+CN_T void gemm_set(const float* a, int64_t sar, int64_t sak, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   int64_t M, int64_t K, int64_t N) {
+  gemm<false>(a, sar, sak, b, ldb, c, ldc, M, K, N);
 }
 
 #undef CN_T
