@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "train_generator",
     "generate",
     "evaluate_generation",
+    "reader_study",
     "screen",
     "export",
     "reproduce",
