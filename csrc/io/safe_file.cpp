@@ -20,19 +20,36 @@ InputFile::InputFile(const std::string& path, bool follow_symlinks) : path_(path
   if (!follow_symlinks) flags |= O_NOFOLLOW;
   fd_ = ::open(path.c_str(), flags);
   if (fd_ < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  check_regular();
+}
+
+InputFile::InputFile(int fd, const std::string& path) : path_(path), fd_(fd) { check_regular(); }
+
+void InputFile::check_regular() {
   struct stat st;
   if (::fstat(fd_, &st) != 0) {
     const int e = errno;
     ::close(fd_);
     fd_ = -1;
-    throw Error(path + ": cannot stat (" + std::strerror(e) + ")");
+    throw Error(path_ + ": cannot stat (" + std::strerror(e) + ")");
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd_);
     fd_ = -1;
-    throw Error(path + ": not a regular file");
+    throw Error(path_ + ": not a regular file");
   }
   size_ = static_cast<int64_t>(st.st_size);
+}
+
+int open_in_folder(const std::string& dir, const std::string& name) {
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) throw Error(dir + ": cannot open the record's folder (" + std::strerror(errno) + ")");
+  const int fd = ::openat(dfd, name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  const int err = errno;
+  ::close(dfd);
+  if (fd >= 0) return fd;
+  if (err == ELOOP) return -1;
+  throw Error(dir + name + ": cannot open (" + std::strerror(err) + ")");
 }
 
 InputFile::~InputFile() {

@@ -13,6 +13,8 @@ namespace cardionets::io {
 class InputFile {
  public:
   explicit InputFile(const std::string& path, bool follow_symlinks = true);
+  // Take over an open descriptor (closed by the destructor); `path` names it in messages.
+  InputFile(int fd, const std::string& path);
   ~InputFile();
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;
@@ -22,10 +24,15 @@ class InputFile {
   void read(int64_t offset, int64_t n, uint8_t* out) const;
 
  private:
+  void check_regular();  // fstat: refuse anything but a regular file, record the size
   std::string path_;
   int fd_ = -1;
   int64_t size_ = 0;
 };
+
+// `name` (no '/') opened read-only inside `dir` without following a symbolic link: a descriptor,
+// -1 when `name` is a symbolic link (errno ELOOP), or throws Error for any other failure.
+int open_in_folder(const std::string& dir, const std::string& name);
 
 // The canonical absolute path (symlinks and ".." resolved), or "" when it does not exist.
 std::string real_path(const std::string& path);

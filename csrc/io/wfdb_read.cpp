@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 
+#include "../core/isa_target.h"
 #include "cardionets/wfdb.h"
 #include "safe_file.h"
 
@@ -31,6 +32,7 @@ bool known_format(int f) {
 class DiskFile : public SignalFile {
  public:
   explicit DiskFile(const std::string& path) : f_(path, /*follow_symlinks=*/false) {}
+  DiskFile(int fd, const std::string& path) : f_(fd, path) {}
   int64_t size() const override { return f_.size(); }
   void read(int64_t offset, int64_t n, uint8_t* out) const override { f_.read(offset, n, out); }
 
@@ -127,16 +129,26 @@ void decode(int format, const uint8_t* d, size_t bytes, int n_in_file, int64_t n
   }
 }
 
-// Frames of K interleaved little-endian int16 samples -> tile[j][t] (K known at compile time,
-// so each frame is one 2K-byte load and K stores).
-template <int K>
-static void deinterleave(const uint8_t* p, int64_t m, int16_t (*tile)[64]) {
-  for (int64_t t = 0; t < m; ++t) {
-    int16_t frame[K];
-    std::memcpy(frame, p + 2 * K * t, sizeof frame);
-    for (int j = 0; j < K; ++j) tile[j][t] = frame[j];
-  }
-}
+// The format-16 hot path (CinC, PTB-XL, most 12-lead data), once per instruction-set path
+// (cardionets/isa.h): de-interleave 64 frames at a time into an L1-resident tile, then convert
+// each lead's run with a loop the compiler vectorises for that path.
+#define CN_PATH scalar
+#define CN_T inline
+#include "decode16.inc"
+#undef CN_PATH
+#undef CN_T
+#if CARDIONETS_HAVE_AVX_PATHS
+#define CN_PATH avx2
+#define CN_T CARDIONETS_TARGET_AVX2 inline
+#include "decode16.inc"
+#undef CN_PATH
+#undef CN_T
+#define CN_PATH avx512
+#define CN_T CARDIONETS_TARGET_AVX512 inline
+#include "decode16.inc"
+#undef CN_PATH
+#undef CN_T
+#endif
 
 void decode_physical(int format, const uint8_t* d, size_t bytes, int k, int64_t n_frames, float* const* rows,
                      const double* scale, const double* base, const std::string& source) {
@@ -147,41 +159,13 @@ void decode_physical(int format, const uint8_t* d, size_t bytes, int k, int64_t 
     throw Error(source + ": " + std::to_string(bytes) + " bytes cannot hold " + std::to_string(n_frames) +
                 " frames of " + std::to_string(k) + " signals in format " + std::to_string(format));
   if (format == 16 && k <= 32) {
-    // The hot case (CinC, PTB-XL, most 12-lead data): de-interleave 64 frames at a time into an
-    // L1-resident tile, then convert each lead's run with a loop the compiler vectorises.
-    constexpr int64_t kTile = 64;
-    int16_t tile[32][kTile];
-    for (int64_t t0 = 0; t0 < n_frames; t0 += kTile) {
-      const int64_t m = std::min(kTile, n_frames - t0);
-      const uint8_t* p = d + 2 * t0 * k;
-      if (k == 12) {
-        deinterleave<12>(p, m, tile);
-      } else if (k == 8) {
-        deinterleave<8>(p, m, tile);
-      } else {
-        for (int64_t t = 0; t < m; ++t)
-          for (int j = 0; j < k; ++j) {
-            int16_t v;
-            std::memcpy(&v, p + 2 * (t * k + j), 2);  // little-endian host
-            tile[j][t] = v;
-          }
-      }
-      for (int j = 0; j < k; ++j) {
-        float* __restrict row = rows[j] + t0;
-        const double sc = scale[j], b = base[j];
-        const int16_t* __restrict src = tile[j];
-        // Branch-free NaN for WFDB's "no sample" code, so the loop vectorises.
-        for (int64_t t = 0; t < m; ++t) {
-          const int16_t v = src[t];
-          const float y = static_cast<float>((static_cast<double>(v) - b) * sc);
-          uint32_t bits;
-          std::memcpy(&bits, &y, 4);
-          const uint32_t invalid = 0u - static_cast<uint32_t>(v == -32768);
-          bits = (bits & ~invalid) | (0x7fc00000u & invalid);
-          std::memcpy(row + t, &bits, 4);
-        }
-      }
-    }
+    using Decode16 = void (*)(const uint8_t*, int, int64_t, float* const*, const double*, const double*);
+#if CARDIONETS_HAVE_AVX_PATHS
+    cardionets::detail::pick_isa<Decode16>(scalar::decode16, avx2::decode16, avx512::decode16)(d, k, n_frames, rows,
+                                                                                                scale, base);
+#else
+    cardionets::detail::pick_isa<Decode16>(scalar::decode16, nullptr, nullptr)(d, k, n_frames, rows, scale, base);
+#endif
     return;
   }
   // Other formats: through int32 digital values, a bounded block of frames at a time (an even
@@ -226,6 +210,13 @@ FolderSource::FolderSource(std::string header_path)
 std::unique_ptr<SignalFile> FolderSource::open(const std::string& name) const {
   check_signal_file_name(name, header_path_);
   const std::string path = dir_ + name;
+  // The common case, a plain file of the folder: opened relative to the folder without following
+  // links, so it is inside by construction (no path resolution needed).
+  if (name.find('/') == std::string::npos) {
+    const int fd = io::open_in_folder(dir_, name);
+    if (fd >= 0) return std::make_unique<DiskFile>(fd, path);
+  }
+  // A link or a subfolder: resolve, then check where it lands.
   const std::string real = io::real_path(path);
   if (real.empty()) throw Error(path + ": cannot open signal file named by " + header_path_);
   // The record's folder: the folder the header was given in, or - when the header is a symbolic
