@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "read_ecg",
     "read_cmr",
     "synth",
+    "profile",
     "ingest",
     "pretrain_cmr",
     "pretrain_ecg",

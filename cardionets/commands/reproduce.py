@@ -1,6 +1,6 @@
 """`cardionets reproduce`: the paper's comparison on a cohort in one command -- pretraining,
 alignment and every baseline (scratch, ssl, phen_sup, cardionets, cmr_ref) for phenotype regression
-and screening of CAD, HF, CM (PH where labelled), negative:positive ratios, label efficiency,
+and screening of CAD, HF, CM (PH and PERI where labelled), negative:positive ratios, label efficiency,
 cardiomyopathy subtypes, ECG-CMR similarity maps, t-SNE of embeddings, with --kfold K a k-fold
 cross-validation of the main disease and, with --generator, the generator's metrics -- into a
 self-contained HTML report with results.json and PNGs.

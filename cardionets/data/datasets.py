@@ -9,7 +9,7 @@ Item contract of :class:`PairedDataset` (other packages code against it)::
                    each crop standardised over all its leads,
      "cmr":        float32 [50, 96, 96] in [-1, 1],
      "phenotypes": float32 [82] standardised with the training split's statistics (NaN = missing),
-     "labels":     float32 [4] 0/1 for DISEASES = ("CAD", "HF", "CM", "PH"),
+     "labels":     float32 [5] 0/1 for DISEASES = ("CAD", "HF", "CM", "PH", "PERI"),
      "cm_subtype": int64 (-1 none, 0 DCM, 1 HCM, 2 RCM)}
 
 :class:`ECGDataset` gives the same dict without "cmr", :class:`CMRDataset` without "ecg".
@@ -42,7 +42,7 @@ class Cohort:
         if reference not in subj.columns:
             subj = subj.assign(**{reference: pd_max_date()})
         lab = disease_labels(subj, self.manifest.diagnoses, reference=reference)
-        self.labels = lab[list(DISEASES)].to_numpy(dtype=np.float32)      # [n, 4]
+        self.labels = lab[list(DISEASES)].to_numpy(dtype=np.float32)      # [n, len(DISEASES)]
         self.cm_subtype = lab["cm_subtype"].to_numpy(dtype=np.int64)       # [n]
         self.phenotypes = self.manifest.phenotype_matrix()                 # [n, 82] raw units
 

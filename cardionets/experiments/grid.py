@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..data.schema import DISEASES
 from ..errors import InputError
 
 MODELS = ("scratch", "ssl", "phen_sup", "cardionets", "cmr_ref")
-DISEASES = ("CAD", "HF", "CM", "PH")
 
 
 @dataclass

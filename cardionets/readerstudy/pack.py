@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.schema import DISEASE_TITLES
 from ..errors import InputError
 from .blinding import CASES_DIR, check_pack, images_id, pack_fingerprint
 from .sheet import columns, write_blank_sheet
@@ -39,8 +40,7 @@ KEY_FORMAT = "cardionets-reader-study-key"
 KEY_VERSION = 1
 SHEET_NAME = "case_sheet.csv"
 FIXED_MTIME = 946684800            # 2000-01-01 00:00 UTC: file times say nothing about the order of writing
-DISEASE_WORDS = {"CAD": "coronary artery disease", "HF": "heart failure", "CM": "cardiomyopathy",
-                 "PH": "pulmonary hypertension"}
+DISEASE_WORDS = DISEASE_TITLES                  # one home: cardionets.data.schema
 
 
 @dataclass

@@ -56,7 +56,7 @@ class AlignConfig:
 
 @dataclass
 class FinetuneConfig:
-    task: str = "phenotypes"  # phenotypes | diseases | disease:<CAD|HF|CM|PH> | cm_subtype
+    task: str = "phenotypes"  # phenotypes | diseases | disease:<CAD|HF|CM|PH|PERI> | cm_subtype
     init: str = "scratch"  # scratch | ssl | phen_sup | cardionets | cmr_ref
     init_from: str | None = None  # run directory the encoder comes from (all inits but scratch)
     head_dropout: float = 0.1

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.schema import DISEASES
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
@@ -29,7 +30,7 @@ from .data import IndexedItems, SeededItems, Subset, collate, shard_indices
 from .loop import Task
 from .metrics import auc, r2_per_column
 
-DISEASE_NAMES = ("CAD", "HF", "CM", "PH")
+DISEASE_NAMES = DISEASES  # the screening targets (one home: cardionets.data.schema)
 
 
 def _item_noise(index: torch.Tensor, shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:

@@ -5,12 +5,13 @@ import pandas as pd
 import pytest
 
 from cardionets.data import Cohort
+from cardionets.data.schema import DISEASES
 from cardionets.errors import InputError
 
 
 def _labels(out):
     c = Cohort(out)
-    return pd.DataFrame(c.labels, columns=["CAD", "HF", "CM", "PH"],
+    return pd.DataFrame(c.labels, columns=list(DISEASES),
                         index=c.manifest.subjects["exam_id"]).astype(int), c
 
 
@@ -30,13 +31,13 @@ def test_rows_and_reasons(mimic_cohort):
 def test_labels_dated_against_each_ecg(mimic_cohort):
     out, _ = mimic_cohort
     lab, c = _labels(out)
-    assert lab.loc["40000001"].tolist() == [0, 0, 0, 0]        # ECG before the CAD admission
-    assert lab.loc["40000002"].tolist() == [1, 0, 0, 0]        # after it (ICD-10 I214)
-    assert lab.loc["40000003"].tolist() == [0, 1, 0, 0]        # ICD-9 4280
-    assert lab.loc["40000005"].tolist() == [0, 0, 1, 0]        # ICD-9 42511: HCM
-    assert lab.loc["40000007"].tolist() == [0, 0, 0, 0] and lab.loc["40000008"].tolist() == [0, 0, 0, 1]
-    assert lab.loc["40000009"].tolist() == [0, 0, 1, 0]        # I420 DCM (+ ICD-9 4019 counting for nothing)
-    assert lab.loc["40000011"].tolist() == [0, 0, 0, 0]        # admission unknown: not counted
+    assert lab.loc["40000001"].tolist() == [0, 0, 0, 0, 0]        # ECG before the CAD admission
+    assert lab.loc["40000002"].tolist() == [1, 0, 0, 0, 0]        # after it (ICD-10 I214)
+    assert lab.loc["40000003"].tolist() == [0, 1, 0, 0, 0]        # ICD-9 4280
+    assert lab.loc["40000005"].tolist() == [0, 0, 1, 0, 0]        # ICD-9 42511: HCM
+    assert lab.loc["40000007"].tolist() == [0, 0, 0, 0, 0] and lab.loc["40000008"].tolist() == [0, 0, 0, 1, 0]
+    assert lab.loc["40000009"].tolist() == [0, 0, 1, 0, 0]        # I420 DCM (+ ICD-9 4019 counting for nothing)
+    assert lab.loc["40000011"].tolist() == [0, 0, 0, 0, 0]        # admission unknown: not counted
     sub = dict(zip(c.manifest.subjects["exam_id"], c.cm_subtype))
     assert sub["40000005"] == 1 and sub["40000009"] == 0
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cardionets.data import Cohort, PHENOTYPE_NAMES
+from cardionets.data.schema import DISEASES
 from cardionets.errors import InputError
 from trees import (EID_BAD_XML, EID_BULK_ONLY, EID_CORRUPT_ZIP, EID_NO_4CH, EID_NO_ECG, EID_ZIP_SLIP, UKB_GOOD)
 
@@ -51,12 +52,12 @@ def test_dates_and_labels(ukb_cohort):
     out, _ = ukb_cohort
     c = Cohort(out)
     s = c.manifest.subjects.set_index("subject_id")
-    lab = pd.DataFrame(c.labels, columns=["CAD", "HF", "CM", "PH"], index=c.subject_ids)
-    assert lab.loc[UKB_GOOD[0]].tolist() == [1, 0, 0, 0]          # I251 before the exam; I500 after it
-    assert lab.loc[UKB_GOOD[1]].tolist() == [0, 0, 1, 0]          # I420 (DCM)
-    assert lab.loc[UKB_GOOD[2]].tolist() == [0, 0, 0, 0]          # I272 with an unparseable date: kept, not counted
-    assert lab.loc[UKB_GOOD[3]].tolist() == [0, 0, 1, 0]          # I422 dated on the exam day counts
-    assert lab.loc[UKB_GOOD[4]].tolist() == [0, 1, 0, 0]          # ICD-9 4280 (field 41271)
+    lab = pd.DataFrame(c.labels, columns=list(DISEASES), index=c.subject_ids)
+    assert lab.loc[UKB_GOOD[0]].tolist() == [1, 0, 0, 0, 0]          # I251 before the exam; I500 after it
+    assert lab.loc[UKB_GOOD[1]].tolist() == [0, 0, 1, 0, 0]          # I420 (DCM)
+    assert lab.loc[UKB_GOOD[2]].tolist() == [0, 0, 0, 0, 0]          # I272 with an unparseable date: kept, not counted
+    assert lab.loc[UKB_GOOD[3]].tolist() == [0, 0, 1, 0, 0]          # I422 dated on the exam day counts
+    assert lab.loc[UKB_GOOD[4]].tolist() == [0, 1, 0, 0, 0]          # ICD-9 4280 (field 41271)
     sub = dict(zip(c.subject_ids, c.cm_subtype))
     assert sub[UKB_GOOD[1]] == 0 and sub[UKB_GOOD[3]] == 1 and sub[UKB_GOOD[0]] == -1
     assert pd.isna(s.loc[UKB_GOOD[5], "imaging_date"])
@@ -101,7 +102,7 @@ def test_field_column_formats_and_bad_tables(tmp_path, ukb_tree):
     rap.to_csv(tmp_path / "rap.csv", index=False)
     s = ingest_ukb(tmp_path / "rap.csv", tmp_path / "rap", progress=False)
     c = Cohort(tmp_path / "rap")
-    assert c.labels[0].tolist() == [1, 0, 0, 0] and s["rows"] == 1
+    assert c.labels[0].tolist() == [1, 0, 0, 0, 0] and s["rows"] == 1
     assert pd.read_parquet(tmp_path / "rap" / "phenotypes.parquet")["LVEF"].iloc[0] == 55.0
     pd.DataFrame({"id": [1]}).to_csv(tmp_path / "noeid.csv", index=False)
     with pytest.raises(InputError, match="noeid.csv: no participant column"):

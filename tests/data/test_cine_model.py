@@ -12,8 +12,8 @@ from cardionets.data.synth.writer import _rngs, draw_subject
 
 def _render(index: int, seed: int = 5, preset: str = "ukb", debug: dict | None = None):
     s, d, ph = draw_subject(index, seed, preset)
-    _, _, r = _rngs(seed, index)
-    cine, info = cine_model.render_cine(ph, d, heart_rate_at_imaging(s, d), r, debug=debug)
+    r = _rngs(seed, index)[2]
+    cine, info = cine_model.render_cine(ph, d, heart_rate_at_imaging(s, d), r, debug=debug, anatomy=s.anatomy)
     return cine, info, ph
 
 
@@ -66,3 +66,54 @@ def test_chamber_areas_follow_volumes_over_the_cycle():
     for ch, key in (("lv_cav", "LV"), ("rv_cav", "RV"), ("la_cav", "LA"), ("ra_cav", "RA")):
         area = (dbg[ch] < 0).sum(axis=(1, 2))
         assert spearmanr(area, curves[key]).statistic > 0.85, ch
+
+
+def test_surroundings_move_with_the_heart_but_the_chest_wall_does_not():
+    """Tissue next to the heart follows it in systole; far from it the background is static."""
+    from scipy.ndimage import distance_transform_edt
+
+    dbg: dict = {}
+    _, info, _ = _render(4, debug=dbg)
+    heart = (dbg["lv_epi"][0] < 0) | (dbg["rv_epi"][0] < 0) | (dbg["la_cav"][0] < 2) | (dbg["ra_cav"][0] < 2)
+    dist = distance_transform_edt(~heart) * cine_model.SPACING
+    img = dbg["noise_free"]
+    change = np.abs(img[info.es_frame] - img[0])
+    near, far = (dist > 14) & (dist < 22), dist > 45
+    assert far.sum() > 200 and near.sum() > 100
+    assert np.percentile(change[near], 90) > 0.02          # neighbours move
+    assert np.median(change[far]) < 0.003                   # the chest wall and spine do not
+
+
+def test_effusion_rim_and_anatomy():
+    """An acute pericarditis effusion is a bright rim outside the epicardial fat; the long axis'
+    angle in the image is the subject's anatomy (90 deg - transverse angle + planning scatter)."""
+    idx = next(i for i in range(600) if draw_subject(i, 0, "enriched")[1].peri_acute)
+    s, d, ph = draw_subject(idx, 0, "enriched")
+    r = _rngs(0, idx)[2]
+    from cardionets.data.synth.diseases import DiseaseState
+
+    dry = DiseaseState(**{**d.__dict__, "effusion_mm": 0.3, "pericardium_mm": 1.5})
+    wet_img, _ = cine_model.render_cine(ph, d, 62.0, _rngs(0, idx)[2], anatomy=s.anatomy)
+    dry_img, _ = cine_model.render_cine(ph, dry, 62.0, r, anatomy=s.anatomy)
+    assert d.effusion_mm >= 3.0
+    brighter = (wet_img[0].astype(float) - dry_img[0]) / np.percentile(dry_img[0], 99)
+    assert (brighter > 0.3).sum() > 40                       # a rim of fluid where there was fat or lung
+    angles = []
+    for i in range(200):
+        si, _, _ = draw_subject(i, 0, "ukb")
+        angles.append((si.anatomy.cine_angle_deg, si.anatomy.transverse_deg))
+    a = np.array(angles)
+    assert np.corrcoef(a[:, 0], a[:, 1])[0, 1] < -0.75
+
+
+def test_cohort_version_is_recorded(tiny_cohort):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from cardionets.data.synth.writer import GENERATOR_VERSION, cohort_info
+
+    info = cohort_info(tiny_cohort)
+    assert info["version"] == GENERATOR_VERSION == 4 and "PERI" in info["diseases"] and info["format"] == 1
+    meta = json.loads(pq.read_schema(tiny_cohort / "subjects.parquet").metadata[b"cardionets.cohort"])
+    assert meta == info

@@ -145,9 +145,9 @@ def test_backend_usage_is_counted():
 # -- the command line --------------------------------------------------------------------------
 COMPUTING = {"demo", "pretrain-cmr", "pretrain-ecg", "align", "finetune", "train-vae", "train-generator", "generate",
              "evaluate-generation", "screen", "export", "reproduce", "evaluate"}
-# file reading, cohort ingestion, data synthesis, reader-study packs and scores: numpy and the native
-# library, no torch devices
-HOST_ONLY = {"read-ecg", "read-cmr", "synth", "ingest", "reader-study"}
+# file reading, cohort ingestion, data synthesis, data profiles, reader-study packs and scores: numpy
+# and the native library, no torch devices
+HOST_ONLY = {"read-ecg", "read-cmr", "synth", "ingest", "profile", "reader-study"}
 
 
 def _subparsers():

@@ -16,23 +16,31 @@ bands in shifted static coordinates. Every edge gets a one-pixel partial-volume 
   lateral, interpolated base -> mid -> apex and thinning to an apical cap), each segment
   thickening in systole by its radial strain.
 * RV: a crescent measured from the septal epicardium: 0 < v' < D(u), v' the distance into the RV
-  from the septal surface, D a bullet profile from the tricuspid annulus (a few mm more apical than
-  the mitral) to an RV apex short of the LV apex. Its area D0 L J tracks (V / kappa)^(2/3); the
-  tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall ~3.2 mm (thicker in PH).
-* LA, RA: ellipses on either side of a straight interatrial septum running down from the crux,
-  cut at their annulus; areas track (V / kappa)^(2/3) of the atrial volume curves (reservoir filling
-  in ventricular systole, emptying in early diastole and atrial systole); 2 mm walls.
-* Valves: a 3.5 mm annulus band; leaflets closed (bowed towards the atrium, thick annulus at the
-  hinges) in systole and around end-diastole, open into the ventricle during filling. Papillary muscle, RV trabeculation
-  and moderator band.
-* Around it: epicardial fat (thicker in the AV grooves and along the RV free wall), lungs with
-  vessels, liver under the right heart, descending aorta behind the LA, chest wall with
-  subcutaneous fat in front.
+  from the septal surface, D a bullet profile from the tricuspid annulus (6-12 mm more apical than
+  the mitral: the crux offset) to an RV apex short of the LV apex. Its area D0 L J tracks
+  (V / kappa)^(2/3); the tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall
+  ~3.2 mm (thicker in PH). The septum thins a little towards its membranous part at the crux.
+* LA, RA: ellipses on either side of a thin (1.6-3 mm) interatrial septum, bowed towards the RA and
+  thinnest at the fossa ovalis, cut at their annulus; areas track (V / kappa)^(2/3) of the atrial
+  volume curves (reservoir filling in ventricular systole, emptying in early diastole and atrial
+  systole); 2 mm walls.
+* Valves: a 1.4 mm leaflet plane between ventricular and atrial blood (no band across the annuli);
+  closed leaflets ~2 mm thick, bowed towards the atrium, in systole and around end-diastole; open
+  into the ventricle during filling, with a slightly darker inflow jet in early diastole. Papillary
+  muscle, RV trabeculation and moderator band.
+* Pericardium: epicardial fat (thicker in the AV grooves, along the RV free wall and at the apex), the
+  fibrous pericardium as a thin dark line (thickened after pericarditis), a bright effusion rim
+  between them when there is fluid (mostly along the RV free wall, the apex and the lateral LV), and
+  paracardiac fat outside in places.
+* Around it (:mod:`.cine_surroundings`): chest wall, lungs, posterior mediastinum with the pulsating
+  descending aorta, spine and liver in body coordinates; neighbours follow the heart in systole.
 Orientation: anterior up, patient left on the image right (the scanner convention of a 4-chamber
 plane), so the apex points up and to the right, the RV lies in front (upper left) and the atria
-below; per subject the angle, position, contrast, coil shading and noise vary.
+below. The long-axis angle comes from the subject's anatomy (:mod:`.anatomy`, shared with the ECG);
+per subject the position, contrast, coil shading and noise vary.
 Image formation: bSSFP-like contrast (blood and fat bright, myocardium dark, liver mid grey, lung
-black), Gaussian point spread, smooth receive-coil shading, Rician noise; int16 magnitudes.
+dark with vessels), slightly inhomogeneous blood, Gaussian point spread, smooth receive-coil
+shading, Rician noise; int16 magnitudes.
 """
 from __future__ import annotations
 
@@ -40,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import cine_surroundings
 from .diseases import DiseaseState
 
 N_FRAMES = 50
@@ -88,7 +97,7 @@ def volume_curves(ph: dict[str, float], hr: float, n: int = N_FRAMES) -> tuple[d
 
 
 # ---- shape helpers ---------------------------------------------------------------------------------
-_VALVE_GAP = 3.5   # mm between ventricular and atrial blood at a closed valve (annulus, leaflets)
+_VALVE_GAP = 1.4   # mm of the leaflet plane between ventricular and atrial blood at a closed valve
 _CONE = 6.0       # slope of the cone that continues a profile past its apex (keeps distances signed)
 
 
@@ -192,10 +201,13 @@ def blur3(img: np.ndarray, sigma: float) -> np.ndarray:
 # ---- the renderer ----------------------------------------------------------------------------------
 def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random.Generator,
                 size: int = SIZE, spacing: float = SPACING, n: int = N_FRAMES,
-                debug: dict | None = None) -> tuple[np.ndarray, CineInfo]:
-    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are; ``debug``
-    (a dict) receives the signed-distance fields of the chambers [n, H, W] (negative inside), the
-    heart-frame coordinates u, v [H, W] and the AV-plane descent per frame."""
+                debug: dict | None = None, anatomy=None, male: bool = True, bmi: float = 26.0
+                ) -> tuple[np.ndarray, CineInfo]:
+    """int16 [n, size, size] magnitude cine (frame, row, col) and where things are. ``anatomy`` (the
+    subject's :class:`~.anatomy.Anatomy`) sets the long-axis angle, ``male`` / ``bmi`` the chest wall.
+    ``debug`` (a dict) receives the signed-distance fields of the chambers [n, H, W] (negative
+    inside), the heart-frame coordinates u, v [H, W], the AV-plane descent per frame and the image
+    before noise (``noise_free``)."""
     curves, ts = volume_curves(ph, hr, n)
     cyc = curves["c"]                                   # contraction 0 (ED) .. 1 (ES)
 
@@ -229,7 +241,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     _, ia_rv = _profile_integrals(m_rv, beta_rv)
     kappa_rv = 1.45 * float(np.exp(0.06 * rng.standard_normal()))    # V / A^1.5 of the RV crescent
     len_rv_ed = a_ed * min(rng.uniform(0.72, 0.84) * (1.0 + 0.2 * d.ph), 0.98)
-    tv_off = rng.uniform(4.0, 9.0)                                    # tricuspid below the mitral (mm)
+    tv_off = rng.uniform(6.0, 12.0)                                   # tricuspid below the mitral (mm)
     rv_long = 0.23 * float(np.clip(ph["RVEF"] / 55.0, 0.3, 1.3))     # RV longitudinal shortening
     tapse = rv_long * len_rv_ed * cyc
     base_rv = tv_off + tapse
@@ -251,11 +263,13 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     a_ra, w_ra = atrium(curves["RA"], 0.8 * float(np.exp(0.05 * rng.standard_normal())),
                         0.95 * float(np.exp(0.07 * rng.standard_normal())))
     psi = float(np.deg2rad(rng.normal(12.0, 5.0)))  # interatrial septum leans towards the RA
-    t_ias = rng.uniform(3.0, 5.0)
+    t_ias = rng.uniform(1.6, 3.0)                   # thin, thinnest at the fossa ovalis
+    bow = rng.uniform(0.5, 4.0)                     # and bowed towards the RA (higher LA pressure)
     v_lv = 0.0
     v_crux = v_lv - w_t * (1.0 - beta_lv) - 0.5 * t_sep[:, 0]        # mid-septum at the annulus
     # ---- pose in the image ---------------------------------------------------------------------------
-    ang = np.deg2rad(rng.normal(35.0, 10.0))           # long axis tilted from vertical: apex up-right
+    ang_deg = anatomy.cine_angle_deg if anatomy is not None else rng.normal(44.0, 8.0)
+    ang = np.deg2rad(ang_deg)                          # long axis tilted from vertical: apex up-right
     eu = np.array([np.sin(ang), -np.cos(ang)])         # (x, y) image direction base -> apex
     ev = np.array([np.cos(ang), np.sin(ang)])          # towards the LV lateral wall (patient left)
     top_u = a_ed + float(cap[0]) + 4.0
@@ -290,7 +304,9 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                      np.clip(np.minimum((s0 - 0.45) / 0.35, (1.0 - s0) / 0.2), 0, 1),
                      np.clip((s0 - 0.8) / 0.2, 0, 1)])            # [4, L] base/mid/apex/cap
     hw_cav = bullet_profile(ug, base, a_t, w_t, m_lv, beta_lv)
-    hw_sep = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, t_sep @ hats)
+    # the septum thins towards its membranous part over the last ~6 mm before the annulus (the crux)
+    membranous = 1.0 - 0.3 * np.clip(1.0 - (ug[None, :] - base[:, None]) / 6.0, 0.0, 1.0)
+    hw_sep = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, (t_sep @ hats) * membranous)
     hw_lat = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, t_lat @ hats)
     sep_face = v_lv - np.maximum(hw_sep, 0.0)                        # RV face of the septum, v(u)
     hw_rv = bullet_profile(ug, base_rv, len_rv, d0_rv, m_rv, beta_rv)  # crescent depth from the septum
@@ -321,21 +337,23 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     sx = T(base * cps + v_crux * sps)                  # per-frame shift: the crux moves with the AV plane
     sy = T(base * sps - v_crux * cps)
     la_cav = _ellipse(xa_s + (sx - T(h_top * a_la)), ya_s + (sy - T(0.5 * t_ias + g_sep * w_la)), T(a_la), T(w_la))
-    la_cav = np.maximum(np.maximum(la_cav, (0.5 * t_ias - sy) - ya_s), _VALVE_GAP - lv_plane)
+    # the septum's centre line, bowed towards the RA; half its thickness, thinning at the fossa ovalis
+    s_len = T(1.6 * np.maximum(a_la, a_ra))
+    s_pos = np.clip((xa_s + sx) / s_len, 0.0, 1.0)
+    ya_b = ya_s + bow * np.sin(np.pi * s_pos)
+    half_ias = 0.5 * t_ias * (1.0 - 0.6 * np.exp(-((s_pos - 0.55) / 0.12) ** 2))
+    la_cav = np.maximum(np.maximum(la_cav, (half_ias - sy) - ya_b), _VALVE_GAP - lv_plane)
     ra_cav = _ellipse(xa_s + (sx - T(h_top * a_ra - tv_off * cps)), ya_s + (sy + T(0.5 * t_ias + g_sep * w_ra)),
                       T(a_ra), T(w_ra))
-    ra_cav = np.maximum(np.maximum(ra_cav, ya_s + (sy + 0.5 * t_ias)), _VALVE_GAP - rv_plane)
+    ra_cav = np.maximum(np.maximum(ra_cav, ya_b + (sy + half_ias)), _VALVE_GAP - rv_plane)
     if debug is not None:
         debug.update(lv_cav=lv_cav, lv_epi=lv_epi, rv_cav=rv_cav, rv_epi=rv_epi, la_cav=la_cav, ra_cav=ra_cav,
                      u=u2, v=v2, base=base, a_ed=a_ed, lv_plane=lv_plane)
     # ---- tissues (bSSFP-like relative signal) --------------------------------------------------------
     blood = 1.0
     myo = rng.uniform(0.26, 0.36)
-    fat = rng.uniform(0.62, 0.82)
+    fat = rng.uniform(0.72, 0.92)
     v_rv_out = float(v_crux[0] - d0_rv[0]) - 4.0
-    bg = _background(rng, X, Y, u2, v2, size, px, fat, lv_out=w_ed + float(t_lat[0, 1]), a_ed=a_ed,
-                     v_rv_out=v_rv_out, a_la=float(a_la.max()), v_la=float(v_crux[0] + w_la.max()),
-                     v_ra=float(v_crux[0] - w_ra.max()))
     ventricles = _smooth_min(lv_epi, rv_epi, 8.0)
     atria_out = np.minimum(la_cav, ra_cav) - 2.0
     heart = np.minimum(ventricles, atria_out)
@@ -348,7 +366,22 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     fat_t = (rng.uniform(-1.5, 0.5) + 1.5 * patch + rng.uniform(4.0, 8.0) * (groove_l + groove_r)
              + rng.uniform(0.0, 5.0) * apex_f + rng.uniform(0.0, 2.5) * rv_side)
     fat_t = np.clip(fat_t, 0.0, 10.0).astype(_F)
-    img = np.repeat(bg[None], n, axis=0)
+    # pericardium (a thin dark line where fat lies on both sides), effusion (bright fluid between the
+    # epicardial fat and the pericardium: along the RV free wall, around the apex and the lateral LV),
+    # paracardiac fat outside it in places
+    eff_pattern = np.clip(0.35 + 0.9 * rv_side + 0.8 * apex_f + 0.4 * np.clip((v2 - v_lv) / 40.0, 0.0, 1.0)
+                          - 0.6 * np.clip(-u2 / 30.0, 0.0, 1.0), 0.0, 1.4)
+    eff_t = (d.effusion_mm * eff_pattern * (1.0 - 0.15 * T(cyc))).astype(_F)   # the rim widens a little in systole
+    peri_t = _F(d.pericardium_mm)
+    para_t = np.clip(rng.uniform(-2.0, 3.0) + 3.0 * _smooth_noise(rng, size, 5.0) + 6.0 * apex_f, 0.0, 12.0).astype(_F)
+    # ---- surroundings, placed in body coordinates around the ED heart -----------------------------
+    heart_ed = heart[0] - fat_t - peri_t
+    lm = cine_surroundings.landmarks(X, Y, heart_ed < 0, la_cav[0] < 0, ra_cav[0] < 0)
+    from scipy.ndimage import distance_transform_edt
+
+    heart_dist = (distance_transform_edt(heart_ed >= 0) * px).astype(_F)
+    bg_ed, bg_es, aorta = cine_surroundings.render(rng, X, Y, px, lm, heart_dist, fat, myo, male, bmi, _smooth_noise)
+    img = bg_ed[None] + T(cyc) * (bg_es - bg_ed)[None]
 
     def paint(dist, value):                            # img <- img + (value - img) * coverage, in place
         nonlocal img
@@ -357,36 +390,49 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         tmp *= c
         img += tmp
 
+    phase = np.arange(n) / n
+    pulse = np.clip(np.sin(np.pi * (phase - 0.06) / (ts + 0.12)), 0.0, 1.0) * (phase > 0.06)
+    r_ao = T(aorta.r * (1.0 + 0.06 * pulse))           # the descending aorta widens in systole
+    paint(_ellipse(X - aorta.cx, Y - aorta.cy, aorta.r + 1.5, aorta.r + 1.5), myo * 1.1)
+    paint(_ellipse(X - aorta.cx, Y - aorta.cy, r_ao, r_ao), aorta.lumen * (1.0 - 0.1 * T(pulse)))
+    outer = heart - fat_t - eff_t - peri_t
+    paint(outer - para_t, (fat * (0.9 + 0.08 * patch)).astype(_F))      # paracardiac fat
+    paint(outer, myo * 0.55)                                             # fibrous pericardium
+    if d.effusion_mm > 0.8:
+        paint(heart - fat_t - eff_t, blood * 0.9)                        # effusion rim (fluid)
     paint(heart - fat_t, (fat * (0.92 + 0.08 * patch)).astype(_F))
-    flow = (1.0 + 0.04 * _smooth_noise(rng, size, 3.0)).astype(_F)
-    paint(atria_out, myo * 1.1)                              # atrial walls and interatrial septum
-    paint(np.minimum(la_cav, ra_cav), blood * 0.93 * flow)
+    flow = (1.0 + 0.035 * _smooth_noise(rng, size, 3.0) + 0.025 * _smooth_noise(rng, size, 8.0)).astype(_F)
+    paint(atria_out, myo)                                    # atrial walls and interatrial septum
+    paint(np.minimum(la_cav, ra_cav), blood * rng.uniform(0.9, 1.0) * flow)
     paint(ventricles, myo * (1.0 + 0.06 * patch))
     paint(np.minimum(rv_cav, lv_cav), blood * flow)
     # lateral papillary muscle at mid-cavity, RV moderator band
     paint(_ellipse(u2 - T(base + 0.5 * a_t), v2 - T(v_lv + 0.78 * w_t), 9.0, T(3.0 + 1.5 * cyc)), myo * 1.3)
     mb_u = T(base_rv + 0.7 * len_rv)                   # from the septum part-way to the free wall
     paint(_ellipse(u2 - mb_u - 0.3 * vp, vp - T(0.2 * d0_rv), 2.0, T(0.25 * d0_rv)), myo * 1.2)
-    # ---- valves: leaflets closed (bowed towards the atrium) or open into the ventricle --------------
-    phase = np.arange(n) / n
+    # ---- valves: thin leaflets, closed (bowed towards the atrium) or open into the ventricle ---------
     is_open = T(np.minimum((phase - ts - 0.02) / 0.04, (0.97 - phase) / 0.03) > 0.5)
+    filling = T(np.clip(1.0 - np.abs(phase - ts - 0.09) / 0.07, 0.0, 1.0))      # early-diastolic inflow
     for plane, vc, half in ((lv_plane, v_lv + 0.0 * w_t, w_t * (1 - beta_lv)),
                             (rv_plane, v_crux - 0.55 * d0_rv * (1 - beta_rv) - 0.5 * t_sep[:, 0],
                              0.5 * d0_rv * (1 - beta_rv))):
         rel = (v2 - T(vc)) / T(half)                                   # -1 .. 1 across the orifice
-        mid = plane - 0.5 * _VALVE_GAP                                 # 0 in the middle of the annulus band
-        # open: blood through the orifice, leaflets along the walls into the ventricle
+        mid = plane - 0.5 * _VALVE_GAP                                 # 0 in the middle of the leaflet plane
         arel = np.abs(rel)
-        orifice = np.maximum(np.abs(mid) - _VALVE_GAP, (arel - 0.75) * T(half))
-        paint(np.where(is_open, orifice, 9.0), blood * flow)
-        r2 = rel * rel                     # closed: leaflets meet mid-orifice, bowed to the atrium; thick annulus
-        closed = np.maximum(np.abs(mid - 0.8 * (1.0 - r2)) - (0.5 + 1.4 * r2 * r2), arel - 1.2)
-        # open: the annulus ring stays, the leaflets hang from it into the ventricle towards the walls
+        # blood joins atrium and ventricle across the orifice (open) or up to the leaflets (closed)
+        orifice = np.maximum(np.abs(mid) - 2.0 * _VALVE_GAP, (arel - 0.92) * T(half))
+        paint(np.where(is_open, orifice, np.maximum(orifice, np.abs(mid) - 0.3)), blood * flow)
+        r2 = rel * rel                     # closed: thin leaflets meeting mid-orifice, bowed to the atrium
+        closed = np.maximum(np.abs(mid - 1.2 * (1.0 - r2)) - (0.95 + 0.4 * r2 * r2), arel - 1.1)
+        # open: a small annulus at each hinge, the leaflets hang into the ventricle towards the walls
         depth = -mid                                                   # mm into the ventricle
-        leaflet = np.maximum(np.abs(arel - 0.75 + 0.15 * depth / T(half)) * T(half) - 0.75,
-                             np.maximum(depth - 0.75 * T(half), -depth))
-        ring = np.maximum(np.maximum(np.abs(mid) - 1.6, (0.78 - arel) * T(half)), arel - 1.2)
+        leaflet = np.maximum(np.abs(arel - 0.8 + 0.12 * depth / T(half)) * T(half) - 0.6,
+                             np.maximum(depth - 0.7 * T(half), -depth))
+        ring = np.maximum(np.maximum(np.abs(mid) - 1.5, (0.9 - arel) * T(half)), arel - 1.15)
         paint(np.where(is_open, np.minimum(leaflet, ring), closed), myo)
+        # inflow jet: slightly darker blood from the leaflet tips towards the apex in early diastole
+        jet = _ellipse(depth - 0.3 * T(a_t), rel * T(half), 0.3 * T(a_t), 0.35 * T(half))
+        paint(np.where(filling > 0, jet + 2.0, 9.0), blood * (1.0 - 0.2 * filling) * flow)
     # ---- image formation ---------------------------------------------------------------------------
     img = blur3(img, 0.75)
     gx, gy = rng.normal(0, 0.12, 2)
@@ -394,8 +440,10 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     shading = (1.0 + gx * xx + gy * yy - rng.uniform(0.1, 0.35) * (xx ** 2 + yy ** 2)
                + rng.uniform(0.0, 0.3) * np.exp(-(yy + 1.0) / 0.4) + 0.06 * _smooth_noise(rng, size, 18.0))
     img = img * np.clip(shading, 0.35, 2.0).astype(_F)
+    if debug is not None:
+        debug["noise_free"] = img.copy()
     # Rician magnitude: complex Gaussian noise drawn once as a pool and read at per-frame offsets
-    sigma = rng.uniform(0.015, 0.035)
+    sigma = rng.uniform(0.012, 0.028)
     pool = rng.standard_normal(12 * size * size, dtype=_F) * _F(sigma)
     offs = rng.integers(0, pool.size - size * size, (2, n))
     pix = np.arange(size * size).reshape(1, size, size)
@@ -410,40 +458,3 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     es = int(np.argmin(curves["LV"]))
     return out, CineInfo(es_frame=es, lv_center_rc=(float(centre[0]), float(centre[1])), spacing=px,
                          frame_ms=1000.0 * 60.0 / hr / n)
-
-
-def _background(rng, X, Y, u2, v2, size, px, fat, *, lv_out, a_ed, v_rv_out, a_la, v_la, v_ra) -> np.ndarray:
-    """Static surroundings [size, size], placed relative to the heart frame (u2, v2): lung (black with
-    a few bright vessel cross-sections) beside the LV and the RA, liver under the right heart,
-    posterior mediastinum (soft tissue, fat, descending aorta) behind the atria, anterior chest wall
-    with subcutaneous fat in front."""
-    tex = _smooth_noise(rng, size, 2.0)
-    vessels = np.clip((_smooth_noise(rng, size, 0.9) - 1.7) * 0.35, 0.0, 0.3)
-    lung = (0.035 + vessels + 0.01 * tex).astype(_F)
-    bg = lung.copy()
-
-    def put(dist, value):
-        nonlocal bg
-        bg = bg + (value - bg) * _cov(dist, px)
-
-    soft = (rng.uniform(0.26, 0.34) + 0.03 * tex).astype(_F)
-    # posterior mediastinum behind the atria: soft tissue with fat, the descending aorta in it
-    put(_ellipse(u2 + 1.5 * a_la + 18.0, v2 - 0.5 * (v_la + v_ra), 0.8 * a_la + 20.0, 48.0), soft)
-    put(_ellipse(u2 + 1.3 * a_la + 6.0, v2 - 0.5 * (v_la + v_ra) - 8.0, 10.0, 30.0) + 4.0 * tex, fat * 0.85)
-    put(_ellipse(u2 + 1.7 * a_la + 16.0, v2 - v_la - 4.0, 11.0, 11.0), rng.uniform(0.7, 0.95))
-    # liver under the right heart (inferior, patient right -> lower left of the image)
-    put(_ellipse(u2 + a_la + 10.0, v2 - v_ra + 45.0, 70.0, 55.0), rng.uniform(0.34, 0.46) + 0.02 * tex)
-    # right lung beside the RA, above the diaphragm
-    put(_ellipse(u2 - 25.0, v2 - v_rv_out + 38.0, 45.0, 30.0 + 4.0 * rng.standard_normal()), lung)
-    # anterior chest wall (image top): muscle, subcutaneous fat, skin, air
-    in_heart = (u2 > 0) & (v2 > v_rv_out) & (v2 < lv_out) & (u2 < a_ed)
-    y_heart_top = float(np.min(np.where(in_heart, Y, np.inf))) if in_heart.any() else float(Y.min())
-    # the inner surface of the chest wall is an arc (the rib cage seen in the oblique plane)
-    radius = rng.uniform(150.0, 260.0)
-    cx, cy = rng.normal(0.0, 30.0), y_heart_top - rng.uniform(4.0, 16.0) + radius
-    r = np.sqrt((X - cx) ** 2 + (Y - cy) ** 2) + 3.0 * _smooth_noise(rng, size, 6.0)
-    put(radius - r, soft * 0.9)                                  # intercostal muscle
-    r_fat = radius + rng.uniform(10.0, 18.0)
-    put(r_fat - r, fat * 0.95)                                   # subcutaneous fat
-    put(r_fat + rng.uniform(8.0, 20.0) - r, 0.0)                 # air
-    return bg
