@@ -20,3 +20,13 @@ class BackendUnavailable(CardioNetsError, RuntimeError):
 
 class InputError(CardioNetsError, ValueError):
     """Bad input data (a file, an array, a configuration), named in the message."""
+
+
+class NativeUnsupported(NativeError):
+    """A valid input the C++ library does not decode (WFDB formats 0, 8, 61, 160, 310, 311, FLAC,
+    multi-segment records, multi-sample frames, skew): read it with another reader (``wfdb``)."""
+
+
+class NativeLimitExceeded(NativeError):
+    """An input whose declared sizes exceed a documented resource limit of the C++ readers
+    (``cardionets._C.wfdb_default_limits``, ``xli_default_limits``); the message names the limit."""
