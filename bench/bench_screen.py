@@ -16,7 +16,12 @@
 * model-only time per precision (fp32, bf16 autocast, int8 dynamic, ONNX Runtime) on one batch,
   and the int8 / bf16 output deviation from fp32 on the cohort's records.
 
-Results: bench/results/screen.{md,json}. Figures depend on the machine's load; say so when quoting.
+``--device cuda`` runs the models (screen, precisions, sweep, baseline model) on the GPU; the
+precisions there are fp32, bf16, ONNX Runtime (CUDA providers when present) and a TensorRT engine
+built for the GPU (int8 dynamic quantisation is CPU-only).
+
+Results: bench/results/screen.{md,json} (screen_cuda.* on a GPU). Figures depend on the machine's
+load; say so when quoting.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .harness import add_device_flag, bench_device
 
 
 def encoder_flops_per_crop(cfg) -> float:
@@ -59,7 +66,7 @@ def make_cohort(root: Path, subjects: int, records: int) -> Path:
     return out
 
 
-def baseline(paths: list[Path], model, n_crops: int = 3) -> float:
+def baseline(paths: list[Path], model, n_crops: int = 3, device=None) -> float:
     """records/s of wfdb.rdrecord + scipy filters + eager fp32 PyTorch at batch 1."""
     import torch
     import wfdb
@@ -79,17 +86,23 @@ def baseline(paths: list[Path], model, n_crops: int = 3) -> float:
         crops = np.stack([x[:, s:s + 2250] for s in starts])
         crops = (crops - crops.mean(axis=(1, 2), keepdims=True)) / crops.std(axis=(1, 2), keepdims=True)
         with torch.no_grad():
-            model(torch.as_tensor(crops[None], dtype=torch.float32))
+            model(torch.as_tensor(crops[None], dtype=torch.float32).to(device)).float().cpu()
     return len(paths) / (time.perf_counter() - t0)
 
 
-def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int) -> dict:
+def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int, device=None, work: Path | None = None) -> dict:
     from cardionets.screen.model import make_runner
 
     out = {}
     ref = None
-    for prec in ("fp32", "bf16", "int8", "onnx"):
-        run = make_runner(model, prec, onnx_path=onnx_path, threads=threads)
+    cuda = device is not None and device.type == "cuda"
+    engine = None
+    if cuda:
+        from cardionets.screen.engines import engine_for
+
+        engine = engine_for(model, work, device, n_crops=x.shape[1])
+    for prec in ("fp32", "bf16", "onnx", "tensorrt") if cuda else ("fp32", "bf16", "int8", "onnx"):
+        run = make_runner(model, prec, onnx_path=onnx_path, threads=threads, device=device, engine_path=engine)
         run(x[:2])  # warm-up
         t0 = time.perf_counter()
         p, d = run(x)
@@ -102,11 +115,11 @@ def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int) -> dict
     return out
 
 
-def batch_sweep(model, x: np.ndarray, batches: list[int], min_s: float = 2.0) -> dict:
+def batch_sweep(model, x: np.ndarray, batches: list[int], min_s: float = 2.0, device=None) -> dict:
     """Model-only fp32 seconds per record at each batch size (x: [n, crops, 12, 2250], n >= max batch)."""
     from cardionets.screen.model import make_runner
 
-    run = make_runner(model, "fp32")
+    run = make_runner(model, "fp32", device=device)
     out = {}
     for b in batches:
         run(x[:b])  # warm-up (allocator, thread pool)
@@ -119,7 +132,7 @@ def batch_sweep(model, x: np.ndarray, batches: list[int], min_s: float = 2.0) ->
 
 
 def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads: int, work: Path, peak: float,
-             progress: bool = False, batch_size: int | None = None) -> dict:
+             progress: bool = False, batch_size: int | None = None, device=None) -> dict:
     import torch
 
     from cardionets.export.onnx import export_onnx
@@ -138,7 +151,7 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
     out = work / f"out_{size}"
     if out.exists():
         shutil.rmtree(out)  # a rerun in the same --work measures every record again (screen would resume)
-    s = screen([manifest], mdir, out, threads=threads, batch_size=batch_size, progress=progress)
+    s = screen([manifest], mdir, out, threads=threads, batch_size=batch_size, progress=progress, device=device)
     # read + preprocess alone on the same records (one thread, as in the pipeline's reader)
     sub = items[: min(len(items), 200)]
     t0 = time.perf_counter()
@@ -148,12 +161,12 @@ def run_size(size: str, records: Path, n_records: int, n_baseline: int, threads:
     flops_rec = encoder_flops_per_crop(model.phen.encoder.cfg) * 3 * (1 + len(model.dis))
     x = np.stack([l.crops for l in loaded[: 16 if size == "tiny" else 2]])
     onnx_path = export_onnx(model, work / f"model_{size}.onnx")
-    prec = precision_times(model, x, onnx_path, threads)
+    prec = precision_times(model, x, onnx_path, threads, device, work)
     batches = [1, 2, 4, 8, 16] if size == "tiny" else [1, 2, 4]
     xs = np.stack([loaded[i % len(loaded)].crops for i in range(max(batches))])
-    sweep = batch_sweep(model, xs, batches)
+    sweep = batch_sweep(model, xs, batches, device=device)
     base_paths = [Path(i.path) for i in items[:n_baseline]]
-    base_rps = baseline(base_paths, model)
+    base_rps = baseline(base_paths, model, device=device)
     return {
         "size": size, "records": s.processed, "threads": threads, "batch_size": s.batch_size, "wall_s": s.wall_s,
         "records_per_s": s.records_per_s, "baseline_records": len(base_paths), "baseline_records_per_s": base_rps,
@@ -179,22 +192,26 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=None,
                     help="records per model batch (default: the screen's L2-sized choice, cardionets.screen.batching)")
     ap.add_argument("--progress", action="store_true", help="show the screen's progress bar (records/s, ETA) on stderr")
+    add_device_flag(ap)
     args = ap.parse_args(argv)
-    from bench.machine import gemm_gflops
+    from bench.machine import gemm_gflops, gpu_peaks
+
+    device = bench_device(args.device)
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_screen_"))
     work.mkdir(parents=True, exist_ok=True)
     records = make_cohort(work, args.subjects, max(args.records, args.base_records))
-    peak = gemm_gflops("float32", threads=args.threads)
+    peak = gpu_peaks(device)["gemm_fp32_gflops"] if device.type == "cuda" else gemm_gflops("float32", threads=args.threads)
     load = os.getloadavg()[0]
     results = []
     for size in args.sizes.split(","):
         n = args.records if size == "tiny" else args.base_records
         nb = args.baseline_records if size == "tiny" else max(2, args.baseline_records // 10)
-        r = run_size(size, records, n, nb, args.threads, work, peak, progress=args.progress, batch_size=args.batch_size)
+        r = run_size(size, records, n, nb, args.threads, work, peak, progress=args.progress, batch_size=args.batch_size,
+                     device=device)
         results.append(r)
         print(json.dumps(r, indent=1))
-    lines = [f"# bench_screen ({args.threads} threads, load average {load:.1f} at start; shared machine)", "",
+    lines = [f"# bench_screen ({args.threads} threads, device {device}, load average {load:.1f} at start; shared machine)", "",
              "| model | records | batch | records/s | baseline records/s | speed-up | read+preprocess share | "
              "encoder GFLOP/s | of fp32 GEMM peak |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -215,8 +232,10 @@ def main(argv=None) -> int:
                      + " | ".join(f"{1e3 * sw[b]:.1f}" if b in sw else "-" for b in cols) + " |")
     res = Path(__file__).resolve().parent / "results"
     res.mkdir(exist_ok=True)
-    (res / "screen.md").write_text("\n".join(lines) + "\n")
-    (res / "screen.json").write_text(json.dumps({"load_average": load, "results": results}, indent=1))
+    name = "screen" if device.type == "cpu" else f"screen_{device.type}"
+    (res / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (res / f"{name}.json").write_text(json.dumps({"load_average": load, "device": str(device), "results": results},
+                                                 indent=1))
     print("\n".join(lines))
     return 0
 

@@ -5,7 +5,8 @@
 RUN is a `cardionets finetune --task phenotypes` run on COHORT (a `cardionets synth` cohort); its
 test_predictions.npz names the held-out test subjects. Their ECGs are screened with every precision
 (fp32, bf16, int8 dynamic, ONNX Runtime) and R^2 per phenotype against the cohort's ground truth is
-compared with fp32's. Results: bench/results/screen_quant.{md,json}.
+compared with fp32's. ``--device cuda``: fp32, bf16, ONNX Runtime (CUDA providers) and a TensorRT
+engine on the GPU. Results: bench/results/screen_quant.{md,json} (screen_quant_cuda.* on a GPU).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .harness import add_device_flag, bench_device
 
 
 def r2(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -28,7 +31,9 @@ def main(argv=None) -> int:
     ap.add_argument("--run", required=True)
     ap.add_argument("--cohort", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    add_device_flag(ap)
     args = ap.parse_args(argv)
+    device = bench_device(args.device)
     import pandas as pd
     import torch
 
@@ -53,10 +58,16 @@ def main(argv=None) -> int:
     model = load_screen_model(run)
     x = np.stack([preprocess_ecg(read_ecg(cohort / p)).signal for p in test["ecg_path"]]).astype(np.float32)
     y = phen.loc[test["subject_id"], model.phenotype_names].to_numpy(np.float64)
-    onnx_path = export_onnx(model, Path(tempfile.mkdtemp()) / "m.onnx")
+    work = Path(tempfile.mkdtemp())
+    onnx_path = export_onnx(model, work / "m.onnx")
+    engine = None
+    if device.type == "cuda":
+        from cardionets.screen.engines import engine_for
+
+        engine = engine_for(model, work, device)
     res = {}
-    for prec in ("fp32", "bf16", "int8", "onnx"):
-        p, _ = make_runner(model, prec, onnx_path=onnx_path, threads=args.threads)(x)
+    for prec in ("fp32", "bf16", "onnx", "tensorrt") if engine else ("fp32", "bf16", "int8", "onnx"):
+        p, _ = make_runner(model, prec, onnx_path=onnx_path, threads=args.threads, device=device, engine_path=engine)(x)
         scores = r2(p.astype(np.float64), y)
         res[prec] = {"r2_mean": float(np.nanmean(scores)), "r2_per_phenotype": scores.tolist()}
     base = res["fp32"]["r2_mean"]
@@ -67,8 +78,10 @@ def main(argv=None) -> int:
         lines.append(f"| {prec} | {v['r2_mean']:.4f} | {v['r2_mean'] - base:+.4f} | {d:.4f} |")
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "screen_quant.md").write_text("\n".join(lines) + "\n")
-    (out / "screen_quant.json").write_text(json.dumps({"n_test": int(len(test)), "results": res}, indent=1))
+    name = "screen_quant" if device.type == "cpu" else f"screen_quant_{device.type}"
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.json").write_text(json.dumps({"n_test": int(len(test)), "device": str(device), "results": res},
+                                                 indent=1))
     print("\n".join(lines))
     return 0
 

@@ -7,6 +7,9 @@
   each one's ratio to the reference (speed-up = reference median / provider median), plus
   throughput against this machine's measured peaks when the work's FLOPs, bytes or items are given.
 * :class:`Report` collects comparisons and writes JSON and a Markdown table with machine info.
+* :func:`add_device_flag` / :func:`bench_device`: the ``--device`` flag every benchmark that computes
+  takes (the CLI's own flag, :func:`cardionets.device.add_device_argument`). On CUDA, timings use CUDA
+  events around each call after a synchronisation, and memory is the peak of the CUDA allocator.
 """
 from __future__ import annotations
 
@@ -82,10 +85,51 @@ class Timing:
         return statistics.fmean(self.times_s)
 
 
+def add_device_flag(parser) -> None:
+    """``--device auto|cpu|cuda[:N]`` for a benchmark (the CLI's flag; default auto)."""
+    from cardionets.device.spec import add_device_argument
+
+    add_device_argument(parser, extra_help="inputs and models are created there; CUDA timings use CUDA events")
+
+
+def bench_device(spec: str):
+    """The ``torch.device`` a benchmark runs on (``auto``: CUDA when present)."""
+    from cardionets.device.policy import resolve_device
+
+    return resolve_device(spec)
+
+
+def _time_cuda(fn: Callable[[], Any], name: str, warmup: int, repeats: int, min_seconds: float, memory: bool,
+               device) -> Timing:
+    """CUDA events around each call on the current stream, synchronised before reading; peak memory
+    from the CUDA caching allocator (allocated bytes above the level at the start)."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    if memory:
+        torch.cuda.reset_peak_memory_stats(device)
+    times: list[float] = []
+    while len(times) < repeats or sum(times) < min_seconds:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    peak = torch.cuda.max_memory_allocated(device) - base if memory else None
+    return Timing(name, times, max(0, peak) if peak is not None else None)
+
+
 def time_callable(fn: Callable[[], Any], *, name: str = "fn", warmup: int = 1, repeats: int = 5,
-                  min_seconds: float = 0.0, memory: bool = True) -> Timing:
+                  min_seconds: float = 0.0, memory: bool = True, device=None) -> Timing:
     """Time ``fn()``: ``warmup`` untimed calls, then at least ``repeats`` timed calls (more until
-    ``min_seconds`` of timed work). Peak memory is measured over the timed calls."""
+    ``min_seconds`` of timed work). Peak memory is measured over the timed calls. With a CUDA
+    ``device`` the calls are timed with CUDA events (see :func:`_time_cuda`)."""
+    if device is not None and getattr(device, "type", None) == "cuda":
+        return _time_cuda(fn, name, warmup, repeats, min_seconds, memory, device)
     for _ in range(warmup):
         fn()
     times: list[float] = []
@@ -140,17 +184,18 @@ def compare(title: str, providers: dict[str, Callable[[], Any] | None], *, refer
             params: dict[str, Any] | None = None, items: float | None = None, flops: float | None = None,
             bytes_moved: float | None = None, warmup: int = 1, repeats: int = 5, min_seconds: float = 0.0,
             memory: bool = True, skip_reasons: dict[str, str] | None = None,
-            peaks: dict[str, float] | None = None) -> Comparison:
+            peaks: dict[str, float] | None = None, device=None) -> Comparison:
     """Time every provider (a ``None`` provider is listed as skipped with its reason) in this process
     and express each as a speed-up over ``reference``. ``items`` / ``flops`` / ``bytes_moved``
     describe one call, for records/s, GFLOP/s and GB/s; ``peaks`` (from :func:`machine.peaks`)
-    turns those into fractions of the machine's measured peak."""
+    turns those into fractions of the machine's measured peak. ``device``: where the work runs (CUDA
+    -> CUDA-event timing)."""
     skip_reasons = skip_reasons or {}
     timings: dict[str, Timing] = {}
     for name, fn in providers.items():
         if fn is not None:
             timings[name] = time_callable(fn, name=name, warmup=warmup, repeats=repeats,
-                                          min_seconds=min_seconds, memory=memory)
+                                          min_seconds=min_seconds, memory=memory, device=device)
     ref = timings.get(reference)
     cmp = Comparison(title, reference, dict(params or {}))
     for name in providers:
@@ -209,10 +254,11 @@ def _fmt_time(s: float | None) -> str:
 class Report:
     """Collects comparisons; ``write`` saves ``<name>.json`` and ``<name>.md`` with machine info."""
 
-    def __init__(self, name: str, *, measure_peaks: bool = True) -> None:
+    def __init__(self, name: str, *, measure_peaks: bool = True, device=None) -> None:
         self.name = name
-        self.machine = _machine.info()
-        self.peaks = _machine.peaks() if measure_peaks else {}
+        self.machine = _machine.info(device)
+        cuda = device is not None and getattr(device, "type", None) == "cuda"
+        self.peaks = ({} if not measure_peaks else _machine.gpu_peaks(device) if cuda else _machine.peaks())
         self.comparisons: list[Comparison] = []
 
     def add(self, cmp: Comparison) -> Comparison:
@@ -225,7 +271,8 @@ class Report:
         m = self.machine
         head = [f"## {self.name}", "",
                 f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, torch {m['torch']} "
-                f"({m['torch_threads']} threads), native: {m['native_build']}"]
+                f"({m['torch_threads']} threads), native: {m['native_build']}"
+                + (f"; device: {m['device']} ({m['device_name']})" if "device" in m else "")]
         if self.peaks:
             head.append("Measured peaks in this process: "
                         + ", ".join(f"{k} = {v:.1f}" for k, v in self.peaks.items()))

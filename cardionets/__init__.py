@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = {
-    "cli", "data", "dsp", "errors", "eval", "export", "io", "models", "native", "ops",
+    "cli", "data", "device", "dsp", "errors", "eval", "export", "io", "models", "native", "ops",
     "screen", "train",
 }
 

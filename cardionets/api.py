@@ -10,6 +10,10 @@ Inputs: a path (read by :func:`cardionets.io.read_ecg`), an :class:`cardionets.i
 9 s, each standardised), or an already preprocessed array ``[12, 2250]``, ``[n_crops, 12, 2250]``
 or ``[B, n_crops, 12, 2250]``. Leads missing from a record are left out of the encoder explicitly
 (lead subsets), never broadcast. Outputs average over the crops.
+
+``device=`` (``auto``: CUDA when present, ``cpu``, ``cuda[:N]``, or a ``torch.device``; ``None``: where
+the weights were loaded, the host) is where the models live; inputs are moved there and results come
+back as host numpy / floats.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .device.policy import DevicePolicy
 from .errors import CardioNetsError, InputError
 
 INIT_PRIORITY = ("cardionets", "phen_sup", "ssl", "scratch")
@@ -78,18 +83,24 @@ class CardioNets:
     """Fine-tuned ECG models (phenotypes, screening) and, for :meth:`encode`, an ECG encoder."""
 
     def __init__(self, models: dict[str, _Model], encoder: torch.nn.Module | None, n_crops: int = 3,
-                 device: str = "cpu"):
+                 device: str | torch.device | None = "auto"):
         if not models and encoder is None:
             raise CardioNetsError("CardioNets needs at least one fine-tuned model or an aligned encoder")
-        self.models, self._encoder, self.n_crops, self.device = models, encoder, n_crops, torch.device(device)
+        if device is None:  # stay where the weights are
+            first = next(iter(models.values())).predictor if models else encoder
+            self.policy = DevicePolicy.like(next(first.parameters()))
+        else:
+            self.policy = DevicePolicy.create(device, "fp32")
+        self.models, self._encoder, self.n_crops, self.device = models, encoder, n_crops, self.policy.device
         for m in self.models.values():
-            m.predictor.to(self.device)
+            m.predictor = self.policy.module(m.predictor)
         if self._encoder is not None:
-            self._encoder.to(self.device).eval()
+            self._encoder = self.policy.module(self._encoder).eval()
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path | Sequence[str | Path], *, device: str = "cpu", n_crops: int = 3,
+    def from_pretrained(cls, path: str | Path | Sequence[str | Path], *,
+                        device: str | torch.device | None = "auto", n_crops: int = 3,
                         strict: bool = False) -> "CardioNets":
         """Load a fine-tuning run directory, or every ECG fine-tuning run under a directory (one
         model per task, preferring the CardioNets initialisation), plus an align run for encode.
@@ -179,7 +190,7 @@ class CardioNets:
         x, found, batched = self.prepare(ecg)
         leads = leads if leads is not None else found
         B, K = x.shape[:2]
-        feat = self._encoder(x.reshape(B * K, *x.shape[2:]).to(self.device), leads).reshape(B, K, -1).mean(1)
+        feat = self._encoder(self.policy.to(x.reshape(B * K, *x.shape[2:])), leads).reshape(B, K, -1).mean(1)
         out = feat.cpu().numpy()
         return out if batched else out[0]
 
@@ -188,7 +199,7 @@ class CardioNets:
         """Phenotypes (de-standardised, by name) and disease probabilities for one record or a batch."""
         x, found, batched = self.prepare(ecg)
         leads = leads if leads is not None else found
-        x = x.to(self.device)
+        x = self.policy.to(x)
         B = x.shape[0]
         results: list[dict[str, Any]] = [{} for _ in range(B)]
         for task, m in sorted(self.models.items()):

@@ -16,7 +16,10 @@ COMMAND_MODULES = [
     "demo",
     "info",
     "read_ecg",
+    "read_cmr",
     "synth",
+    "profile",
+    "ingest",
     "pretrain_cmr",
     "pretrain_ecg",
     "align",
@@ -25,9 +28,11 @@ COMMAND_MODULES = [
     "train_generator",
     "generate",
     "evaluate_generation",
+    "reader_study",
     "screen",
     "export",
     "reproduce",
+    "evaluate",
 ]
 
 

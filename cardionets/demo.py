@@ -30,6 +30,7 @@ class DemoContext:
     out: Path
     seed: int = 0
     quick: bool = False
+    device: str = "auto"  # --device: training, generation and the op self-check run there
     results: dict[str, "StageResult"] = field(default_factory=dict)
 
     def stage_dir(self, name: str) -> Path:
@@ -52,10 +53,12 @@ def _resolve(target: str) -> Callable[[DemoContext], StageResult]:
 
 
 def run_demo(out: Path, *, seed: int = 0, quick: bool = False, only: list[str] | None = None,
-             echo: Callable[[str], None] = print) -> dict[str, StageResult]:
+             device: str = "auto", echo: Callable[[str], None] = print) -> dict[str, StageResult]:
+    from .device.policy import resolve_device
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(out=out, seed=seed, quick=quick)
+    ctx = DemoContext(out=out, seed=seed, quick=quick, device=str(resolve_device(device)))
     known = [n for n, _ in DEMO_STAGES]
     unknown = [n for n in (only or []) if n not in known]
     if unknown:
@@ -86,7 +89,7 @@ def stage_environment(ctx: DemoContext) -> StageResult:
     from .commands.info import collect, format_text
 
     d = ctx.stage_dir("environment")
-    info = collect()
+    info = collect(ctx.device)
     (d / "info.json").write_text(json.dumps(info, indent=2))
     (d / "info.txt").write_text(format_text(info) + "\n")
     nat = info["native"]
@@ -94,24 +97,30 @@ def stage_environment(ctx: DemoContext) -> StageResult:
     n_avail = sum(b["available"] for bs in info["ops"].values() for b in bs)
     n_all = sum(len(bs) for bs in info["ops"].values())
     return StageResult(
-        summary=f"torch {info['packages']['torch']}, {native_txt}, {n_avail}/{n_all} op backends available",
+        summary=(f"torch {info['packages']['torch']}, {native_txt}, {n_avail}/{n_all} op backends available; "
+                 f"computing on {info['device']['device']} ({info['device']['device_name']})"),
         outputs=[str(d / "info.txt"), str(d / "info.json")],
         metrics={"native": nat["available"], "backends_available": n_avail},
     )
 
 
 def stage_ops_selfcheck(ctx: DemoContext) -> StageResult:
-    """Run every available backend of every op on its example inputs and compare with the reference."""
+    """Run every available backend of every op on its example inputs (on the demo's device) and
+    compare with the reference."""
     import torch
 
+    from .device.policy import DevicePolicy
     from .ops import registered_ops
 
     d = ctx.stage_dir("ops-selfcheck")
+    policy = DevicePolicy.create(ctx.device, "fp32")
     rows = []
     for name, op in sorted(registered_ops().items()):
         if op.example is None:
             continue
         args, kwargs = op.example()
+        args = tuple(policy.module(a) if isinstance(a, torch.nn.Module) else policy.to(a) for a in args)
+        kwargs = {k: policy.to(v) for k, v in kwargs.items()}
         ref = op.get("reference").impl(*args, **kwargs)
         for b in op.backends:
             reasons = b.reasons(*args, **kwargs)
@@ -120,10 +129,11 @@ def stage_ops_selfcheck(ctx: DemoContext) -> StageResult:
                 continue
             t0 = time.perf_counter()
             outv = b.impl(*args, **kwargs)
+            policy.synchronize()
             dt = time.perf_counter() - t0
-            err = (torch.as_tensor(outv).double() - torch.as_tensor(ref).double()).abs().max().item()
-            rows.append({"op": name, "backend": b.name, "status": "ok" if err < 1e-3 else "MISMATCH",
-                         "max_abs_err": err, "ms": dt * 1e3})
+            err = (outv.double() - ref.double()).abs().max().item()
+            rows.append({"op": name, "backend": b.name, "device": str(policy.device),
+                         "status": "ok" if err < 1e-3 else "MISMATCH", "max_abs_err": err, "ms": dt * 1e3})
     (d / "selfcheck.json").write_text(json.dumps(rows, indent=2))
     bad = [r for r in rows if r["status"] == "MISMATCH"]
     if bad:

@@ -28,6 +28,17 @@ class LimitExceeded(InputError):
     """An input would need more than a resource limit allows (:mod:`cardionets.limits`)."""
 
 
+class NativeUnsupported(NativeError):
+    """A valid input the C++ library does not decode (WFDB formats 0, 8, 61, 160, 310, 311, FLAC,
+    multi-segment records, multi-sample frames, skew): read it with another reader (``wfdb``)."""
+
+
+class NativeLimitExceeded(NativeError, LimitExceeded):
+    """An input whose declared sizes exceed a documented resource limit of the C++ readers
+    (``cardionets._C.wfdb_default_limits``, ``xli_default_limits``); the message names the limit.
+    A :class:`LimitExceeded` too: the Python readers pass :mod:`cardionets.limits` down to them."""
+
+
 class OutputInUse(CardioNetsError):
     """An output directory cannot be used as asked: it cannot be created, another run holds it, or it
     holds results of another configuration that a resume would mix with this one's."""

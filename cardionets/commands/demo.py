@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..device.spec import add_device_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..demo import DEMO_STAGES
@@ -17,11 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed for every stage (default 0)")
     p.add_argument("--quick", action="store_true", help="smallest sizes, for smoke tests")
     p.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages")
+    add_device_argument(p, extra_help="training, generation and the op self-check run there")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    run_demo(args.out, seed=args.seed, quick=args.quick, only=args.only)
+    run_demo(args.out, seed=args.seed, quick=args.quick, only=args.only, device=args.device)
     return 0

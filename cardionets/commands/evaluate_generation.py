@@ -17,6 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..device.spec import add_device_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate-generation", help="image metrics, phenotype agreement and features of generated cines",
@@ -45,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also score the phenotype-matched oracle rows: the nearest training subject's real cine "
                         "(matched_real_cine) and the mean of the K nearest (matched_mean_K); reads the training "
                         "cines they need (default 0 = off)")
+    add_device_argument(p, extra_help="generator, cross-modal decoder, CMR encoder and phenotype model run there")
     p.set_defaults(func=run)
 
 
@@ -57,19 +60,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model is None and (args.cross or args.vae or args.align):
         raise InputError("--cross, --vae and --align need --model (the MAR run whose aligned ECG embedding they use)")
-    gen = CineGenerator.from_runs(args.model, args.vae, args.align) if args.model else None
+    gen = CineGenerator.from_runs(args.model, args.vae, args.align, device=args.device) if args.model else None
     splits = Cohort(args.cohort).datasets("paired", seed=0, n_crops=3)
     ds = splits[args.split]
     ref = mean_cine(splits["train"], args.mean_reference) if args.mean_reference > 0 else None
     cross = load_cross_decoder(args.cross)[0] if args.cross else None
     enc = _cmr_encoder(args.cmr_encoder) if args.cmr_encoder else None
-    pheno, names = load_cmr_phenotype_model(args.phenotype_model) if args.phenotype_model else (None, None)
+    pheno, names = (load_cmr_phenotype_model(args.phenotype_model, device=args.device) if args.phenotype_model
+                    else (None, None))
     settings = GenerationSettings(steps=args.steps, cfg_scale=args.cfg, temperature=args.temperature, seed=args.seed,
                                   batch_size=args.batch_size)
     res = evaluate_generation(gen, ds, args.out, settings=settings, cross=cross, cmr_encoder=enc,
                               phenotype_model=pheno, phenotype_names=names, n=args.n,
                               n_strips=args.strips, reference_cine=ref, matched_k=args.matched_reference,
-                              train_dataset=splits["train"])
+                              train_dataset=splits["train"], device=args.device)
     print((args.out / "table.md").read_text())
     print(json.dumps({k: res[k] for k in ("strips",) if k in res}, indent=1))
     return 0

@@ -7,10 +7,16 @@
 
 Input [batch, n_crops, 12, 2250] float32 (preprocessed crops); outputs phenotypes [batch, P] and
 disease probabilities [batch, D]; names and the model version are in <output>.json. See docs/export.md.
+
+--device: the GPU that builds a TensorRT engine (engines are specific to the GPU model), or the
+device an AOTInductor package is compiled for (a CUDA .pt2 runs only there). The ONNX graph is
+device-independent (traced on the host).
 """
 from __future__ import annotations
 
 import argparse
+
+from ..device.spec import add_device_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-batch", type=int, default=64, help="largest batch (TensorRT profile / AOTI dynamic dim)")
     p.add_argument("--verify", default=None, metavar="ECG",
                    help="ONNX/AOTI: also compare with PyTorch on this ECG file (max abs difference)")
+    add_device_argument(p, extra_help="TensorRT: the GPU that builds the engine; aoti: compile for this device; "
+                                      "onnx: unused (the graph is device-independent)")
     p.set_defaults(func=run)
 
 
@@ -45,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..device.policy import resolve_device
     from ..screen import load_screen_model
     from ..screen.model import reference_outputs
 
+    device = resolve_device(args.device)
     model = load_screen_model(args.model)
     out = Path(args.out)
     x = _verify_input(args.verify, args.n_crops)
@@ -60,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "tensorrt":
             from ..export.tensorrt import build_engine
 
-            build_engine(onnx_path, out, fp16=not args.fp32, max_batch=args.max_batch)
-            print(f"wrote {out}")
+            build_engine(onnx_path, out, fp16=not args.fp32, max_batch=args.max_batch, device=device)
+            print(f"wrote {out} (built on {device})")
     else:
         from ..export.aoti import export_aoti, load_aoti, run_aoti
 
-        pkg = export_aoti(model, out, n_crops=args.n_crops, max_batch=max(args.max_batch, x.shape[0]))
-        got, ref = run_aoti(load_aoti(pkg), x), reference_outputs(model, x)
+        pkg = export_aoti(model, out, n_crops=args.n_crops, max_batch=max(args.max_batch, x.shape[0]), device=device)
+        got, ref = run_aoti(load_aoti(pkg), x, device=device), reference_outputs(model, x)
         diff = max(float(np.abs(g - r).max()) for g, r in zip(got, ref))
         print(f"wrote {pkg} (AOTInductor vs PyTorch max abs diff {diff:.2e})")
     return 0

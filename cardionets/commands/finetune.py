@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EPILOG.format(stage=STAGE, cmd="finetune"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(p, STAGE)
-    p.add_argument("--task", help="phenotypes | diseases | disease:CAD|HF|CM|PH | cm_subtype (default phenotypes)")
+    p.add_argument("--task", help="phenotypes | diseases | disease:CAD|HF|CM|PH|PERI | cm_subtype (default phenotypes)")
     p.add_argument("--init", choices=["scratch", "ssl", "phen_sup", "cardionets", "cmr_ref"],
                    help="encoder initialisation (default scratch)")
     p.add_argument("--init-from", metavar="RUN", help="run directory the encoder comes from (all inits but scratch)")

@@ -6,8 +6,8 @@ random order from --seed, each token sampled by the diffusion head) and by the 3
 <name>.nii.gz (with the given pixel spacing and frame time), <name>.gif and <name>_strip.png (frames,
 ED and ES marked), plus generation.json with the settings and timings. <name> is the file's stem, or
 its path relative to the inputs' common folder when two inputs share a stem (never overwritten). An
-ECG that cannot be read is reported on stderr and skipped; the exit status is then 1. Many ECGs are generated in
-batches of --batch-size; the same seed, settings and batch size give the same cines."""
+ECG that cannot be read is reported on stderr and skipped; the exit status is then 1. Many ECGs are
+generated in batches of --batch-size; the same seed, settings and batch size give the same cines."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+from ..device.spec import add_device_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampling-steps", type=int, help="diffusion steps per token (default: the model's, 100)")
     p.add_argument("--batch-size", type=int, default=4, help="ECGs generated together (default 4)")
     p.add_argument("--backend", default="auto", help="diffusion_sample backend: auto, triton, cpu, reference")
+    add_device_argument(p, extra_help="the three models run there in fp32; on CUDA the sampler uses its fused "
+                                      "Triton loop replayed as CUDA graphs")
     p.add_argument("--format", nargs="+", default=["nifti", "gif", "png"], choices=["nifti", "gif", "png"],
                    help="outputs per ECG (default: all three)")
     p.add_argument("--spacing", type=float, default=1.8, help="pixel spacing of the written NIfTI in mm (default 1.8)")
@@ -45,20 +49,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ..device.policy import runtime_record
     from ..dsp import preprocess_ecg
     from ..errors import InputError, naming
     from ..generate.pipeline import CineGenerator, GenerationSettings
     from ..generate.writers import write_cine_outputs
     from ..io import read_ecg
     from ..io.naming import output_names
+    from ..ops.dispatch import count_backends
 
     paths = [Path(p) for p in args.ecg]
     if args.ecg_list:
         paths += [Path(line.strip()) for line in Path(args.ecg_list).read_text().splitlines() if line.strip()]
     if not paths:
         raise InputError("no ECG files given (positional ECG_FILE... or --list FILE)")
-    gen = CineGenerator.from_runs(args.model, args.vae, args.align)
-    crops, names, used, failed = [], [], [], []
+    gen = CineGenerator.from_runs(args.model, args.vae, args.align, device=args.device)
+    crops, names, readable, failed = [], [], [], []
     for p, name in zip(paths, output_names(paths)):  # names never collide, even for equal stems
         try:
             x = preprocess_ecg(read_ecg(p), n_crops=3).signal  # [3, 12, 2250]; [1, 12, 2250] for exactly 9 s
@@ -68,16 +74,17 @@ def run(args: argparse.Namespace) -> int:
             failed.append(str(p))
             continue
         names.append(name)
-        used.append(p)
+        readable.append(p)
     if not crops:
         raise InputError(f"none of the {len(paths)} ECG file(s) could be read (reasons above)")
-    paths = used
+    paths = readable
     settings = GenerationSettings(steps=args.steps, cfg_scale=args.cfg, cfg_schedule=args.cfg_schedule,
                                   temperature=args.temperature, sampling_steps=args.sampling_steps, seed=args.seed,
                                   batch_size=args.batch_size, backend=args.backend)
     timings: dict = {}
     t0 = time.perf_counter()
-    cines = gen.generate(gen.embed(np.stack(crops)), settings, timings=timings, progress=True)
+    with count_backends() as used:
+        cines = gen.generate(gen.embed(np.stack(crops)), settings, timings=timings, progress=True)
     seconds = time.perf_counter() - t0
     frames = gen.vae.cfg.frames
     written = []
@@ -87,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
     report = {"ecgs": [str(p) for p in paths], "unreadable": failed, "outputs": written,
               "settings": settings.__dict__, "seconds": seconds, "seconds_per_cine": seconds / len(paths),
               "timings_seconds": timings, "frames": frames,
-              "models": {k: gen.info.get(k) for k in ("mar_dir", "vae_dir", "align_dir")}}
+              "models": {k: gen.info.get(k) for k in ("mar_dir", "vae_dir", "align_dir")},
+              "runtime": runtime_record(gen.policy, backends=used)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "generation.json").write_text(json.dumps(report, indent=1))
-    print(f"{len(paths)} cine(s) in {seconds:.1f} s ({seconds / len(paths):.1f} s per cine) -> {args.out}")
+    print(f"{len(paths)} cine(s) in {seconds:.1f} s ({seconds / len(paths):.1f} s per cine) on {gen.device} -> {args.out}")
     if failed:
         print(f"generate: {len(failed)} of {len(failed) + len(paths)} ECG file(s) could not be read", file=sys.stderr)
         return 1

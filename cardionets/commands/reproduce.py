@@ -1,6 +1,6 @@
 """`cardionets reproduce`: the paper's comparison on a cohort in one command -- pretraining,
 alignment and every baseline (scratch, ssl, phen_sup, cardionets, cmr_ref) for phenotype regression
-and screening of CAD, HF, CM (PH where labelled), negative:positive ratios, label efficiency,
+and screening of CAD, HF, CM (PH and PERI where labelled), negative:positive ratios, label efficiency,
 cardiomyopathy subtypes, ECG-CMR similarity maps, t-SNE of embeddings, with --kfold K a k-fold
 cross-validation of the main disease and, with --generator, the generator's metrics -- into a
 self-contained HTML report with results.json and PNGs.
@@ -10,6 +10,8 @@ See docs/reproduce.md for the grid of each preset and its cost."""
 from __future__ import annotations
 
 import argparse
+
+from ..device.spec import add_device_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="STAGE:KEY=VALUE",
                    help="training override for one stage or all (all:KEY=VALUE), e.g. finetune:optim.lr=3e-4")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_argument(p, extra_help="every training run, the similarity maps and the generator run there")
     p.set_defaults(func=run)
 
 
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         changes["kfold_models"] = tuple(args.kfold_models.split(","))
     grid = grid_for(args.preset, **changes)
     res = reproduce(args.cohort, args.out, args.preset, grid=grid, generator=args.generator, seed=args.seed,
-                    n_boot=args.n_boot, n_perm=args.n_perm, progress=not args.no_progress)
+                    n_boot=args.n_boot, n_perm=args.n_perm, progress=not args.no_progress, device=args.device)
     print(f"report: {res['report']}")
     print(f"results: {res['results_json']}  ({res['total_seconds']:.0f} s)")
     for k, v in res["not_run"].items():

@@ -19,11 +19,19 @@ precision, engine or preprocessing is refused (it would mix results), and so is 
 cluster with --ray-address / RAY_ADDRESS). Exit status: 0 when every record was scored, 1 when some
 records got an error row (the summary counts them by reason), 2 when the run was refused.
 See docs/screening.md.
+
+Devices: --device auto (the default) runs the model on CUDA when a GPU is visible (64 records per
+batch there). --precision tensorrt runs a TensorRT engine (--trt-engine FILE from `cardionets export
+--format tensorrt`, or one built into OUT on first use for this model and GPU); --precision onnx uses
+ONNX Runtime's TensorRT / CUDA execution providers on a GPU when the installed onnxruntime has them.
+summary.json and the printed summary say which runtime ran.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+
+from ..device.spec import add_device_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,10 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (Parquet shards; rerun to resume)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local threads (default) or Ray Data (pip install 'cardionets[distributed]')")
-    p.add_argument("--precision", choices=["fp32", "bf16", "int8", "onnx"], default="fp32",
-                   help="fp32 eager (default), bf16 autocast, int8 dynamic quantisation of Linear layers, "
-                        "or ONNX Runtime (needs --onnx or exports one into OUT)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8", "onnx", "tensorrt"], default="fp32",
+                   help="fp32 eager (default), bf16 autocast (CPU or CUDA), int8 dynamic quantisation of Linear "
+                        "layers (CPU), ONNX Runtime (needs --onnx or exports one into OUT; CUDA / TensorRT "
+                        "providers on a GPU), or a TensorRT engine (CUDA; --trt-engine or built into OUT)")
     p.add_argument("--onnx", default=None, help="exported model for --precision onnx (default: export to OUT/model.onnx)")
+    p.add_argument("--trt-engine", default=None, metavar="FILE",
+                   help="TensorRT engine for --precision tensorrt (default: OUT/model.engine, built on first use)")
+    add_device_argument(p, extra_help="where the model runs")
     p.add_argument("--batch-size", type=int, default=None,
                    help="records per model batch (default: as many as keep one activation tensor in the L2 "
                         "caches of the model threads, e.g. 3 for tiny and 1 for base at 2 threads here; "
@@ -71,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     s = screen(args.inputs, model, args.out, engine=args.engine, precision=args.precision,
                batch_size=args.batch_size, shard_size=args.shard_size, readers=args.readers, threads=args.threads,
                n_crops=args.n_crops, merge=args.merge, onnx_path=args.onnx, progress=not args.no_progress,
-               limit=args.limit, ray_address=args.ray_address, ray_actors=args.ray_actors,
-               include_hidden=args.include_hidden)
+               limit=args.limit, ray_address=args.ray_address, ray_actors=args.ray_actors, device=args.device,
+               engine_path=args.trt_engine, include_hidden=args.include_hidden)
     print(s.text())
     return 1 if s.errors else 0

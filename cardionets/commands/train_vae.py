@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..device.spec import PRECISIONS, add_device_argument
+
 
 def add_common(p: argparse.ArgumentParser, default_size: str = "tiny") -> None:
     p.add_argument("--cohort", required=True, help="cohort directory (written by `cardionets synth` or a manifest)")
@@ -20,6 +22,10 @@ def add_common(p: argparse.ArgumentParser, default_size: str = "tiny") -> None:
     p.add_argument("--seed", type=int, help="random seed (default: the config's, 0)")
     p.add_argument("--resume", choices=["auto", "never"], default="auto",
                    help="auto: continue from <out>/checkpoints/last when it exists (default); never: start over")
+    add_device_argument(p, default=None, extra_help="default: the config's device, auto")
+    p.add_argument("--precision", choices=list(PRECISIONS),
+                   help="auto (default: bf16 autocast on CUDA, fp16 + gradient scaler without bf16, fp32 on CPU), "
+                        "fp32, bf16 or fp16 (CUDA)")
 
 
 def build_config(stage: str, args: argparse.Namespace, extra: dict | None = None):
@@ -28,8 +34,9 @@ def build_config(stage: str, args: argparse.Namespace, extra: dict | None = None
     overrides = {"cohort_dir": args.cohort, **(extra or {})}
     if args.out:
         overrides["out_dir"] = args.out
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    for flag in ("seed", "device", "precision"):
+        if getattr(args, flag) is not None:
+            overrides[flag] = getattr(args, flag)
     for text in args.overrides:
         if "=" not in text:
             from ..errors import InputError

@@ -9,7 +9,7 @@ Item contract of :class:`PairedDataset` (other packages code against it)::
                    each crop standardised over all its leads,
      "cmr":        float32 [50, 96, 96] in [-1, 1],
      "phenotypes": float32 [82] standardised with the training split's statistics (NaN = missing),
-     "labels":     float32 [4] 0/1 for DISEASES = ("CAD", "HF", "CM", "PH"),
+     "labels":     float32 [5] 0/1 for DISEASES = ("CAD", "HF", "CM", "PH", "PERI"),
      "cm_subtype": int64 (-1 none, 0 DCM, 1 HCM, 2 RCM)}
 
 :class:`ECGDataset` gives the same dict without "cmr", :class:`CMRDataset` without "ecg".
@@ -42,7 +42,7 @@ class Cohort:
         if reference not in subj.columns:
             subj = subj.assign(**{reference: pd_max_date()})
         lab = disease_labels(subj, self.manifest.diagnoses, reference=reference)
-        self.labels = lab[list(DISEASES)].to_numpy(dtype=np.float32)      # [n, 4]
+        self.labels = lab[list(DISEASES)].to_numpy(dtype=np.float32)      # [n, len(DISEASES)]
         self.cm_subtype = lab["cm_subtype"].to_numpy(dtype=np.int64)       # [n]
         self.phenotypes = self.manifest.phenotype_matrix()                 # [n, 82] raw units
 
@@ -62,6 +62,23 @@ class Cohort:
         return train_val_test_split(strata_from_labels(self.labels), self.manifest.subjects["subject_id"],
                                     seed=seed, fractions=fractions)
 
+    def usable(self, modality: str) -> np.ndarray:
+        """bool [n]: rows with a usable ECG ("ecg"), cine ("cmr") or both ("paired"): a path and no
+        recorded error (``ecg_error`` / ``cmr_error``, written by ``cardionets ingest``)."""
+        s = self.manifest.subjects
+
+        def ok(col: str, err: str) -> np.ndarray:
+            has = np.array([isinstance(v, str) and v.strip() != "" for v in s[col]], dtype=bool)
+            if err in s.columns:
+                has &= np.array([not (isinstance(v, str) and v.strip()) for v in s[err]], dtype=bool)
+            return has
+
+        if modality not in ("ecg", "cmr", "paired"):
+            raise InputError(f"modality must be ecg, cmr or paired, got {modality!r}")
+        ecg = ok("ecg_path", "ecg_error") if modality in ("ecg", "paired") else True
+        cmr = ok("cmr_path", "cmr_error") if modality in ("cmr", "paired") else True
+        return np.ones(len(s), dtype=bool) & ecg & cmr
+
     def kfold(self, k: int = 5, seed: int = 0) -> list[np.ndarray]:
         return grouped_kfold(strata_from_labels(self.labels), self.manifest.subjects["subject_id"], k=k, seed=seed)
 
@@ -78,10 +95,13 @@ class Cohort:
         return build_ecg_cache(self.root, self.manifest.subjects["ecg_path"].tolist(), progress=progress)
 
     def datasets(self, kind: str = "paired", seed: int = 0, split: dict[str, np.ndarray] | None = None,
-                 **kwargs: Any) -> dict[str, Any]:
-        """{"train", "val", "test": datasets, "scaler": PhenotypeScaler, "split": indices}."""
+                 usable_for: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """{"train", "val", "test": datasets, "scaler": PhenotypeScaler, "split": indices}. Rows
+        without what ``usable_for`` (default ``kind``) needs stay out of every split."""
         cls = {"paired": PairedDataset, "ecg": ECGDataset, "cmr": CMRDataset}[kind]
         split = split or self.split(seed=seed)
+        usable = self.usable(usable_for or kind)
+        split = {k: np.asarray(v)[usable[np.asarray(v, dtype=np.int64)]] for k, v in split.items()}
         scaler = self.scaler(split["train"])
         out: dict[str, Any] = {"scaler": scaler, "split": split}
         for name, idx in split.items():
@@ -185,8 +205,9 @@ def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
             from tqdm import tqdm
 
             it = tqdm(it, desc="cmr cache", unit="cine")
+        usable = cohort.usable("cmr")
         for i in it:
-            arr[i] = read_cohort_cmr(cohort, i).astype(np.float16)
+            arr[i] = read_cohort_cmr(cohort, i).astype(np.float16) if usable[i] else np.nan
         arr.flush()
         del arr
         Path(tmp).replace(npy)

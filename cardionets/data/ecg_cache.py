@@ -85,7 +85,7 @@ def build_ecg_cache(root: Path, paths: list[str | None], cache_dir: Path | None 
     memory map float32 [N, 12, 2500]. Rows whose path is missing are NaN."""
     root = Path(root)
     cache_dir = Path(cache_dir) if cache_dir else root / "cache"
-    keys = [str(p) if p else "" for p in paths]
+    keys = [str(p) if isinstance(p, (str, Path)) and str(p) else "" for p in paths]   # None / NaN: no ECG
     key = cache_key(keys + [_stamp(root, k) for k in keys])     # paths + sizes/mtimes: stale-proof
     npy = cache_dir / f"ecg250_{key}.npy"
     if npy.is_file():

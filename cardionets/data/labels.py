@@ -1,7 +1,8 @@
 """Disease labels from ICD-10 records with the paper's rule, and negative sampling.
 
-Rule (Ding et al., arXiv 2411.13602): CAD I20-I25, CM I42-I43, HF I50, PH I27; a diagnosis counts
-only if it is dated on or before the ECG / imaging date of the exam. Cardiomyopathy subtypes come
+Rule (Ding et al., arXiv 2411.13602): CAD I20-I25, CM I42-I43, HF I50, PH I27, and pericardial
+disease PERI I30-I32 (CardiacNets); a diagnosis counts only if it is dated on or before the ECG /
+imaging date of the exam (:data:`~cardionets.data.schema.ICD10_RULES`). Cardiomyopathy subtypes come
 from I42.0 (DCM), I42.1/I42.2 (HCM), I42.5 (RCM).
 """
 from __future__ import annotations

@@ -12,11 +12,9 @@ for real exports (UK Biobank, MIMIC-IV-ECG, a hospital's PACS + ECG archive).
 ``phenotypes.parquet`` (optional): subject_id (+ exam_id) and any of PHENOTYPE_NAMES; missing -> NaN.
 ``diagnoses.parquet`` (optional): subject_id, icd10, date (hospital records, any codes).
 
-To plug in UK Biobank: write subjects.parquet from the bulk-file paths (20205 ECG XML, 20208 LAX
-cine DICOM zips unpacked or converted to NIfTI), phenotypes.parquet from the cardiac IDP fields
-renamed to PHENOTYPE_NAMES, and diagnoses.parquet from the hospital inpatient ICD-10 (41270 with
-dates 41280). For MIMIC-IV-ECG: subjects.parquet from record_list.csv (path, ecg_time) and
-diagnoses.parquet from hosp/diagnoses_icd joined to admission times.
+``cardionets ingest ukb`` / ``cardionets ingest mimic-iv-ecg`` (:mod:`cardionets.cohorts`) write
+these tables from a UK Biobank or MIMIC-IV-ECG download (docs/cohorts.md), adding ``ecg_error`` /
+``cmr_error`` (why a row has no usable ECG / cine) and ``issues``; missing paths load as None.
 """
 from __future__ import annotations
 
@@ -82,9 +80,10 @@ def load_manifest(path: str | Path) -> Manifest:
     if subjects["exam_id"].duplicated().any():
         dup = subjects.loc[subjects["exam_id"].duplicated(), "exam_id"].iloc[0]
         raise InputError(f"{subj_file}: exam_id {dup!r} appears twice (add an exam_id column for repeat exams)")
-    for col in ("ecg_path", "cmr_path"):
-        if col not in subjects.columns:
-            subjects[col] = None
+    for col in ("ecg_path", "cmr_path"):                 # missing paths are None (never NaN or "")
+        vals = subjects[col] if col in subjects.columns else [None] * len(subjects)
+        subjects[col] = pd.Series([v if isinstance(v, str) and v.strip() else None for v in vals],
+                                  index=subjects.index, dtype=object)
     for col in ("ecg_date", "imaging_date"):
         if col in subjects.columns:
             subjects[col] = pd.to_datetime(subjects[col])

@@ -4,8 +4,10 @@
   after UK Biobank's imaging-derived phenotypes (IDPs) of the cardiac MRI return (Bai et al. 2020,
   Nat Med 26:1654 "A population-based phenome-wide association study of cardiac and aortic structure
   and function"; Petersen et al. 2017, JCMR 19:18 reference ranges). Units in :data:`PHENOTYPE_UNITS`.
-* :data:`DISEASES` -- the four screening targets of the paper, with the ICD-10 rule of
-  :data:`ICD10_RULES` (CAD I20-I25, HF I50, CM I42-I43, PH I27).
+* :data:`DISEASES` -- the screening targets, with the ICD-10 rule of :data:`ICD10_RULES`: the
+  paper's four (CAD I20-I25, HF I50, CM I42-I43, PH I27) and pericardial disease (PERI I30-I32),
+  which the earlier version of the method (CardiacNets) screened for. This is the one home of the
+  list: datasets, fine-tuning, the experiment grid and screening import it.
 * :data:`CM_SUBTYPES` -- cardiomyopathy subtypes (DCM, HCM, RCM) and their ICD-10 codes.
 """
 from __future__ import annotations
@@ -54,7 +56,12 @@ for _n in PHENOTYPE_NAMES:
     else:
         PHENOTYPE_UNITS[_n] = "mL"
 
-DISEASES: tuple[str, ...] = ("CAD", "HF", "CM", "PH")
+DISEASES: tuple[str, ...] = ("CAD", "HF", "CM", "PH", "PERI")
+# what each name means, in words (reports, reader instructions)
+DISEASE_TITLES: dict[str, str] = {"CAD": "coronary artery disease", "HF": "heart failure", "CM": "cardiomyopathy",
+                                  "PH": "pulmonary hypertension",
+                                  "PERI": "pericardial disease (pericarditis, effusion, constriction)"}
+assert tuple(DISEASE_TITLES) == DISEASES
 
 # ICD-10 rule of the paper: a code counts for a disease if its category (3 characters) is in range.
 ICD10_RULES: dict[str, tuple[str, str]] = {
@@ -62,6 +69,7 @@ ICD10_RULES: dict[str, tuple[str, str]] = {
     "HF": ("I50", "I50"),
     "CM": ("I42", "I43"),
     "PH": ("I27", "I27"),
+    "PERI": ("I30", "I32"),      # acute pericarditis, other pericardial disease (effusion, constriction)
 }
 
 CM_SUBTYPES: tuple[str, ...] = ("DCM", "HCM", "RCM")

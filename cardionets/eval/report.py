@@ -337,6 +337,8 @@ def _tsne(res: Results, figs: _Figures, seed: int, tsne_max: int) -> str:
         keep = np.sort(rng.choice(e.z.shape[0], tsne_max, replace=False)) if e.z.shape[0] > tsne_max \
             else np.arange(e.z.shape[0])
         z = e.z[keep]
+        if z.shape[0] < 4:                                    # t-SNE needs perplexity (>= 2) < n points
+            continue
         if z.shape[1] > 50 and z.shape[0] > 50:
             z = PCA(50, random_state=seed).fit_transform(z)   # the usual PCA-50 before t-SNE
         perplexity = float(min(30.0, max(2.0, (z.shape[0] - 1) / 3.0)))
@@ -345,6 +347,8 @@ def _tsne(res: Results, figs: _Figures, seed: int, tsne_max: int) -> str:
         with threadpool_limits(1):
             xy = TSNE(2, perplexity=perplexity, init="pca", max_iter=500, random_state=seed).fit_transform(z)
         pts[m] = (xy, e.labels[keep], e.label_names)
+    if not pts:
+        return _not_run("fewer than 4 test subjects with embeddings")
     n = max(len(v[1]) for v in pts.values())
     return figs.add(plots.tsne_figure(pts), "tsne",
                     f"t-SNE of test-set ECG embeddings (up to {n} subjects per model, PCA-50 first), "

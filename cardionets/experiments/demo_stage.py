@@ -39,7 +39,7 @@ def stage_report(ctx):
     gen = gen if (gen / "model.safetensors").exists() else None
     log: list[str] = []
     res = reproduce(cohort, d, "tiny", grid=grid, generator=gen, runs_dir=runs, seed=ctx.seed, n_boot=n_boot,
-                    n_perm=n_perm, progress=False, echo=log.append)
+                    n_perm=n_perm, progress=False, device=ctx.device, echo=log.append)
     reused = sum("reused" in line for line in log)
     figs = sorted(str(p) for p in (d / "figures").glob("*.png"))
     return StageResult(

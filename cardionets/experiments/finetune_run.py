@@ -37,7 +37,7 @@ def _predict(task, cfg: TrainConfig, ds, features: bool) -> dict[str, np.ndarray
         captured.update(outputs)
         return metrics_fn(outputs)
 
-    hook = task.model.head.register_forward_hook(lambda m, inp, out: feats.append(inp[0].detach().float())) \
+    hook = task.model.head.register_forward_hook(lambda m, inp, out: feats.append(inp[0].detach().float().cpu())) \
         if features else None
     task.eval_metrics = keep  # type: ignore[method-assign]
     try:

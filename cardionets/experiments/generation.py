@@ -10,7 +10,8 @@ from ..eval.results import Generation
 
 
 def generation_results(generator_dir: str | Path, test_ds, out_dir: str | Path, *, n: int = 16, n_strips: int = 3,
-                       seed: int = 0, steps: int = 16, sampling_steps: int | None = None) -> Generation:
+                       seed: int = 0, steps: int = 16, sampling_steps: int | None = None,
+                       device: str = "auto") -> Generation:
     from ..generate.evaluate import image_metrics
     from ..generate.pipeline import CineGenerator, GenerationSettings
     from ..generate.report import collect_split
@@ -18,7 +19,7 @@ def generation_results(generator_dir: str | Path, test_ds, out_dir: str | Path, 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    gen = CineGenerator.from_runs(generator_dir)
+    gen = CineGenerator.from_runs(generator_dir, device=device)
     data = collect_split(test_ds, n)
     cines = gen.generate(gen.embed(data["ecg"]), GenerationSettings(steps=steps, sampling_steps=sampling_steps,
                                                                    seed=seed, batch_size=4))

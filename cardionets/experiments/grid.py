@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..data.schema import DISEASES
 from ..errors import InputError
 
 MODELS = ("scratch", "ssl", "phen_sup", "cardionets", "cmr_ref")
-DISEASES = ("CAD", "HF", "CM", "PH")
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Grid:
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0)  # of the training labels
     fraction_task: str = "main"  # "main" (binary main disease) or "phenotypes"
     fraction_models: tuple[str, ...] = ("scratch", "cardionets")
+    phenotypes: bool = True  # phenotype regression runs (off for cohorts without phenotype values)
     subtypes: bool = True  # DCM / HCM / RCM, every model
     kfold: int = 0  # k-fold cross-validation of the main disease (0: off; k >= 3: fold i test, fold i+1 val)
     kfold_models: tuple[str, ...] = ("scratch", "cardionets")

@@ -52,7 +52,7 @@ def plan(grid: Grid) -> list[Job]:
     ph_models = [m for m in grid.models if m != "phen_sup"]
     if "phen_sup" in grid.models or "phen_sup" in grid.fraction_models:
         ph_models = ["scratch"] + [m for m in ph_models if m != "scratch"]
-    for m in ph_models:
+    for m in ph_models if grid.phenotypes else ():
         jobs.append(Job(f"finetune_phenotypes_{m}", "phenotypes", m, "phenotypes"))
     if grid.screening == "multilabel":
         for m in grid.models:
@@ -159,9 +159,11 @@ def _screen_preds(pred: dict, col: int | None):
 
 def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, grid: Grid | None = None,
               generator: str | Path | None = None, runs_dir: str | Path | None = None, seed: int = 0,
-              n_boot: int = 1000, n_perm: int = 10000, progress: bool = True,
+              n_boot: int = 1000, n_perm: int = 10000, progress: bool = True, device: str = "auto",
               echo: Callable[[str], None] = print) -> dict:
-    """Run (or resume) the comparison; returns {"report": html path, "results_json", "seconds", "not_run"}."""
+    """Run (or resume) the comparison; returns {"report": html path, "results_json", "seconds", "not_run"}.
+    ``device`` (auto | cpu | cuda[:N]) runs every training, the similarity maps and the generator there
+    (a ``device`` override in ``grid.overrides`` wins for the training runs)."""
     from ..eval.report import build_report
     from ..eval.results import EmbeddingSet, PhenotypePredictions, Results
     from ..train.config import load_config
@@ -172,19 +174,22 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
     cohort_dir, out = Path(cohort_dir), Path(out)
     if not cohort_dir.is_dir():
         raise InputError(f"cohort directory {cohort_dir} not found (write one with `cardionets synth`)")
+    grid, pretrain, skipped = restrict_to_cohort(grid, cohort_dir)
     runs = Path(runs_dir) if runs_dir else out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     overrides = {k: dict(v) for k, v in grid.overrides.items()}
     overrides.setdefault("all", {}).setdefault("seed", seed)
+    overrides["all"].setdefault("device", device)
     timings: dict[str, float] = {}
-    not_run: dict[str, str] = {}
+    not_run: dict[str, str] = dict(skipped)
 
     # 1. pretraining and alignment (the method's pipeline, no fine-tuning)
     t0 = time.perf_counter()
-    if all(run_finished(runs / r) for r in PRETRAIN_RUNS):
-        echo(f"pretraining: reusing {', '.join(PRETRAIN_RUNS)} in {runs}")
+    if all(run_finished(runs / r) for r in pretrain):
+        echo(f"pretraining: reusing {', '.join(pretrain)} in {runs}")
     else:
-        run_pipeline(cohort_dir, runs, size=grid.size, tasks=(), overrides=overrides, progress=progress, echo=echo)
+        run_pipeline(cohort_dir, runs, size=grid.size, tasks=(), overrides=overrides, progress=progress, echo=echo,
+                     pretrain=pretrain)
     timings["pretraining"] = time.perf_counter() - t0
     sources = {"ssl": runs / "pretrain_ecg", "cardionets": runs / "align", "cmr_ref": runs / "pretrain_cmr",
                "phen_sup": runs / "finetune_phenotypes_scratch"}
@@ -206,6 +211,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
     data = _Data(cohort_dir, base_cfg.seed, base_cfg.eval_crops)
     res = Results(models=list(grid.models), meta={"preset": preset, "cohort": str(cohort_dir), "seed": seed,
                                                   "model size": grid.size, "screening": grid.screening})
+    res.reference = next((m for m in ("cardionets", "ssl", "scratch") if m in grid.models), res.reference)
 
     # 2. fine-tuning grid
     jobs = plan(grid)
@@ -255,7 +261,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
                     res.similarity = {m: SimilarityMaps(z[f"{m}_sim"], z["frames"]) for m in sim_models if f"{m}_sim" in z}
             else:
                 p = data.get("paired")
-                res.similarity = _similarity(runs, p, grid, seed, sim_models)
+                res.similarity = _similarity(runs, p, grid, seed, sim_models, device)
                 np.savez(sim_file, frames=next(iter(res.similarity.values())).frames,
                          **{f"{m}_sim": v.similarity for m, v in res.similarity.items()})
         except CardioNetsError as exc:
@@ -265,7 +271,8 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
         from .generation import generation_results
 
         t0 = time.perf_counter()
-        res.generation = generation_results(generator, data.get("paired")["test"], out / "generation", seed=seed)
+        res.generation = generation_results(generator, data.get("paired")["test"], out / "generation", seed=seed,
+                                            device=device)
         timings["generation"] = time.perf_counter() - t0
     else:
         not_run["generation"] = "no --generator run directory given"
@@ -284,6 +291,38 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
                "total_seconds": total, "not_run": not_run, "runs_dir": str(runs)}
     (out / "reproduce.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def restrict_to_cohort(grid: Grid, cohort_dir: Path) -> tuple[Grid, tuple[str, ...], dict[str, str]]:
+    """The grid, pretraining runs and "not run" reasons for what the cohort holds: without cines
+    (ECG-only cohorts such as MIMIC-IV-ECG) no CMR pretraining, alignment, cardionets / cmr_ref
+    models or similarity maps; without phenotype values no phenotype runs or phen_sup model."""
+    from dataclasses import replace
+
+    from ..data import Cohort
+
+    c = Cohort(cohort_dir)
+    has_cmr, has_phen = bool(c.usable("cmr").any()), bool(np.isfinite(c.phenotypes).any())
+    drop, why = set(), {}
+    if not has_cmr:
+        drop |= {"cardionets", "cmr_ref"}
+        why["models:cardionets,cmr_ref"] = "the cohort has no usable cine: no CMR pretraining or alignment"
+        why["similarity"] = "the cohort has no usable cine"
+    if not has_phen:
+        drop |= {"phen_sup"}
+        why["phenotypes"] = "the cohort holds no phenotype values (no phenotype regression, no phen_sup model)"
+    if not drop:
+        return grid, PRETRAIN_RUNS, {}
+
+    def keep(models):
+        return tuple(m for m in models if m not in drop)
+
+    grid = replace(grid, models=keep(grid.models), ratio_models=keep(grid.ratio_models),
+                   fraction_models=keep(grid.fraction_models), kfold_models=keep(grid.kfold_models),
+                   phenotypes=grid.phenotypes and has_phen,
+                   fraction_task=grid.fraction_task if has_phen else "main",
+                   similarity_n=grid.similarity_n if has_cmr else 0)
+    return grid, (PRETRAIN_RUNS if has_cmr else ("pretrain_ecg",)), why
 
 
 def _finish_kfold(res, grid: Grid, not_run: dict[str, str]) -> None:
@@ -357,11 +396,11 @@ def _collect(res, job: Job, pred: dict, grid: Grid, data: _Data, EmbeddingSet, P
             val_true=pred["val_target"].reshape(-1).astype(np.int64), val_score=pred["val_pred"])
 
 
-def _similarity(runs: Path, paired: dict, grid: Grid, seed: int, models) -> dict:
+def _similarity(runs: Path, paired: dict, grid: Grid, seed: int, models, device: str) -> dict:
     from .similarity import similarity_maps
 
     return similarity_maps({r: runs / r for r in PRETRAIN_RUNS}, paired["train"], paired["test"], size=grid.size,
-                           n=grid.similarity_n, probe_n=grid.probe_n, seed=seed, models=tuple(models))
+                           n=grid.similarity_n, probe_n=grid.probe_n, seed=seed, models=tuple(models), device=device)
 
 
 def _section_reasons(not_run: dict[str, str], grid: Grid) -> dict[str, str]:

@@ -16,29 +16,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device.policy import DevicePolicy
 from ..eval.results import SimilarityMaps
 from ..models import CMREncoder, CMREncoderConfig, ECGEncoder, ProjectionHead, ecg_config
 from ..train.checkpoint import load_run, sub_state
 
 
 @torch.no_grad()
-def _ecg_features(encoder, ds, n: int, batch: int = 16) -> np.ndarray:
+def _ecg_features(encoder, ds, n: int, policy: DevicePolicy, batch: int = 16) -> np.ndarray:
+    encoder = policy.module(encoder)
     out = []
     for s in range(0, n, batch):
         x = torch.stack([torch.as_tensor(ds[i]["ecg"]) for i in range(s, min(n, s + batch))]).float()
         if x.dim() == 3:
             x = x[:, None]
         B, K = x.shape[:2]
-        out.append(encoder(x.reshape(B * K, *x.shape[2:])).reshape(B, K, -1).mean(1))
+        out.append(encoder(policy.to(x.reshape(B * K, *x.shape[2:]))).reshape(B, K, -1).mean(1).cpu())
     return torch.cat(out).numpy()
 
 
 @torch.no_grad()
-def _cmr_tokens(encoder, ds, n: int, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def _cmr_tokens(encoder, ds, n: int, policy: DevicePolicy, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    encoder = policy.module(encoder)
     toks, frames = [], []
     for s in range(0, n, batch):
         x = torch.stack([torch.as_tensor(ds[i]["cmr"]) for i in range(s, min(n, s + batch))]).float()
-        toks.append(encoder.forward_encoder(x))  # [B, 1 + 36, D]
+        toks.append(encoder.forward_encoder(policy.to(x)).cpu())  # [B, 1 + 36, D]
         frames.append(x[:, 0])  # first frame (end-diastole) [B, 96, 96]
     return torch.cat(toks).numpy(), torch.cat(frames).numpy()
 
@@ -54,9 +57,11 @@ def _ecg_encoder(run_dir: Path | None, size: str, seed: int) -> ECGEncoder:
 
 
 def similarity_maps(runs: dict[str, Path], train_ds, test_ds, *, size: str, n: int, probe_n: int,
-                    seed: int = 0, models=("scratch", "ssl", "cardionets")) -> dict[str, SimilarityMaps]:
+                    seed: int = 0, models=("scratch", "ssl", "cardionets"),
+                    device: str | torch.device = "auto") -> dict[str, SimilarityMaps]:
     """``runs``: pretrain_cmr, pretrain_ecg, align run directories; ``train_ds`` / ``test_ds``: paired
-    datasets (ECG crops and cines)."""
+    datasets (ECG crops and cines). The encoders run on ``device``; the probes and maps on the host."""
+    policy = DevicePolicy.create(device, "fp32")
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -68,7 +73,7 @@ def similarity_maps(runs: dict[str, Path], train_ds, test_ds, *, size: str, n: i
     cmr.eval()
     n = min(n, len(test_ds))
     probe_n = min(probe_n, len(train_ds))
-    test_tok, frames = _cmr_tokens(cmr, test_ds, n)
+    test_tok, frames = _cmr_tokens(cmr, test_ds, n, policy)
     train_cls = None
     out: dict[str, SimilarityMaps] = {}
     from ..eval.interpret import patch_similarity
@@ -81,7 +86,7 @@ def similarity_maps(runs: dict[str, Path], train_ds, test_ds, *, size: str, n: i
             proj = ProjectionHead(enc.width, cmr.width, proj_w["net.0.weight"].shape[0])
             proj.load_state_dict(proj_w)
             with torch.no_grad():
-                z = proj(torch.from_numpy(_ecg_features(enc, test_ds, n))).numpy()
+                z = proj(torch.from_numpy(_ecg_features(enc, test_ds, n, policy))).numpy()
             tok = test_tok
             if any(k.startswith("cmr_projector.") for k in a_state):
                 cp_w = sub_state(a_state, "cmr_projector")
@@ -92,9 +97,9 @@ def similarity_maps(runs: dict[str, Path], train_ds, test_ds, *, size: str, n: i
         else:
             enc = _ecg_encoder(runs["pretrain_ecg"] if model == "ssl" else None, size, seed)
             if train_cls is None:
-                train_cls = _cmr_tokens(cmr, train_ds, probe_n)[0][:, 0]
+                train_cls = _cmr_tokens(cmr, train_ds, probe_n, policy)[0][:, 0]
             probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-            probe.fit(_ecg_features(enc, train_ds, probe_n), train_cls)
-            z, tok = probe.predict(_ecg_features(enc, test_ds, n)), test_tok
+            probe.fit(_ecg_features(enc, train_ds, probe_n, policy), train_cls)
+            z, tok = probe.predict(_ecg_features(enc, test_ds, n, policy)), test_tok
         out[model] = SimilarityMaps(patch_similarity(z, tok[:, 1:]), frames)
     return out

@@ -1,7 +1,8 @@
 """AOTInductor package (``.pt2``) of the screening model, loadable from Python and from C++
 (``torch::inductor::AOTIModelPackageLoader``, see examples/cpp).
 
-The package is compiled for CPU with a dynamic batch axis (``torch.export`` Dim, 1..max_batch);
+The package is compiled for a device (``device=``, default the host; a CUDA package runs only on CUDA)
+with a dynamic batch axis (``torch.export`` Dim, 1..max_batch);
 input ``[batch, n_crops, 12, 2250]`` float32, outputs ``(phenotypes [batch, P], probabilities [batch, D])``.
 A JSON sidecar ``<pt2>.json`` holds the output names and the model version; ``<pt2>.names.txt`` the
 names one per line for C++. Compilation runs the
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 
-def export_aoti(model: Any, path: str | Path, *, n_crops: int = 3, max_batch: int = 256) -> Path:
+def export_aoti(model: Any, path: str | Path, *, n_crops: int = 3, max_batch: int = 256, device: Any = None) -> Path:
     import torch
 
     from .onnx import example_input, reference_attention
@@ -24,11 +25,14 @@ def export_aoti(model: Any, path: str | Path, *, n_crops: int = 3, max_batch: in
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     x = example_input(2, n_crops)
+    if device is not None:
+        model, x = model.to(device), x.to(device)
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     with reference_attention(), torch.no_grad():
         ep = torch.export.export(model.eval(), (x,), dynamic_shapes=({0: batch},))
         out = torch._inductor.aoti_compile_and_package(ep, package_path=str(path))
-    meta = dict(model.meta(), n_crops=n_crops, max_batch=max_batch, outputs=["phenotypes", "probabilities"])
+    meta = dict(model.meta(), n_crops=n_crops, max_batch=max_batch, outputs=["phenotypes", "probabilities"],
+                device=str(x.device))
     Path(str(out) + ".json").write_text(json.dumps(meta, indent=1))
     names = [f"phenotypes {n}" for n in model.phenotype_names] + [f"probabilities {n}" for n in model.disease_names]
     Path(str(out) + ".names.txt").write_text("\n".join(names) + "\n")  # for the C++ example (no JSON parser)
@@ -41,12 +45,14 @@ def load_aoti(path: str | Path) -> Any:
     return torch._inductor.aoti_load_package(str(path))
 
 
-def run_aoti(runner: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_aoti(runner: Any, x: np.ndarray, device: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run a loaded package on ``x``; ``device``: where its inputs go (the device it was compiled for)."""
     import torch
 
+    xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
     with torch.inference_mode():
-        p, d = runner(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
-    return p.numpy(), d.numpy()
+        p, d = runner(xt.to(device) if device is not None else xt)
+    return p.cpu().numpy(), d.cpu().numpy()
 
 
 __all__ = ["export_aoti", "load_aoti", "run_aoti"]

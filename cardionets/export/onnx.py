@@ -9,7 +9,10 @@ Graph contract (what TensorRT and ONNX Runtime rely on):
   it), TorchScript-based exporter (deterministic, no onnxscript needed), attention exported through
   the ``reference`` backend (MatMul + Softmax, the ops every runtime has).
 
-Verified against PyTorch by :func:`verify_onnx` (max abs difference).
+Verified against PyTorch by :func:`verify_onnx` (max abs difference). :func:`ort_session` runs the graph
+with ONNX Runtime's execution providers for a device (:func:`ort_providers`): on CUDA the TensorRT and
+CUDA providers when the installed onnxruntime has them (``onnxruntime-gpu``), the CPU provider
+otherwise; the session's ``get_providers()`` says which were enabled.
 """
 from __future__ import annotations
 
@@ -94,14 +97,42 @@ def _static_output_widths(path: Path, widths: list[int]) -> None:
     onnx.save(m, str(path))
 
 
-def ort_session(path: str | Path, threads: int | None = None) -> Any:
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def ort_providers(device: Any, available: list[str], cache_dir: str | Path | None = None) -> tuple[list, str]:
+    """(providers to request, why) for ``device`` given ONNX Runtime's available providers.
+
+    CUDA device: TensorRT then CUDA execution providers on that GPU, whichever the installed
+    onnxruntime has, the CPU provider last (ONNX Runtime assigns nodes a provider cannot run to the
+    next one); without either, the CPU provider alone and the reason. Any other device: the CPU."""
+    if getattr(device, "type", "cpu") != "cuda":
+        return [CPU_PROVIDER], f"device {device}: CPU provider"
+    idx = int(device.index or 0)
+    gpu = []
+    if "TensorrtExecutionProvider" in available:
+        opts: dict[str, Any] = {"device_id": idx, "trt_fp16_enable": False}
+        if cache_dir is not None:  # TensorRT engines built by ONNX Runtime are cached beside the graph
+            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir))
+        gpu.append(("TensorrtExecutionProvider", opts))
+    if "CUDAExecutionProvider" in available:
+        gpu.append(("CUDAExecutionProvider", {"device_id": idx}))
+    if not gpu:
+        return [CPU_PROVIDER], (f"device {device}: this onnxruntime has no CUDA or TensorRT execution provider "
+                                f"(available: {', '.join(available)}; pip install onnxruntime-gpu), CPU provider")
+    return gpu + [CPU_PROVIDER], f"device {device}: " + ", ".join(name for name, _ in gpu)
+
+
+def ort_session(path: str | Path, threads: int | None = None, device: Any = None) -> Any:
+    """An ONNX Runtime session for ``path`` with the providers of ``device`` (default: CPU)."""
     ort = _require("onnxruntime")
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    providers, _ = ort_providers(device, list(ort.get_available_providers()), Path(path).parent)
+    return ort.InferenceSession(str(path), opts, providers=providers)
 
 
 def verify_onnx(model: Any, path: str | Path, x: np.ndarray) -> float:
@@ -139,5 +170,5 @@ def io_shapes(path: str | Path) -> dict[str, list]:
     return out
 
 
-__all__ = ["INPUT", "OPSET", "OUTPUTS", "example_input", "export_onnx", "graph_ops", "io_shapes", "ort_session",
-           "reference_attention", "verify_onnx"]
+__all__ = ["INPUT", "OPSET", "OUTPUTS", "example_input", "export_onnx", "graph_ops", "io_shapes", "ort_providers",
+           "ort_session", "reference_attention", "verify_onnx"]

@@ -24,7 +24,8 @@ def stage_generator(ctx):
     align = Path(ctx.out) / "method" / "align"
     if not (align / "model.safetensors").exists():
         return StageResult(summary=f"skipped: no align run at {align} (run the method stage first)")
-    common = {"seed": ctx.seed, "progress": False, "cohort_dir": cohort_dir, "optim.ema_decay": 0.0}
+    common = {"seed": ctx.seed, "progress": False, "cohort_dir": cohort_dir, "optim.ema_decay": 0.0,
+              "device": ctx.device}
     if ctx.quick:
         common.update({"epochs": 1, "batch_size": 4, "eval_batch_size": 8})
         models = {"vae": {"channels": [8, 16]},
@@ -52,7 +53,7 @@ def stage_generator(ctx):
             ds = Cohort(cohort_dir).datasets("paired", seed=ctx.seed, n_crops=cfg.eval_crops, cmr_cache=True)
             datasets = (ds["train"], ds["val"], ds["test"])
         _, summaries[stage] = train(cfg, datasets, resume="never")
-    gen = CineGenerator.from_runs(d / "generator")
+    gen = CineGenerator.from_runs(d / "generator", device=ctx.device)
     cross = load_cross_decoder(d / "cross_decoder")[0]
     res = evaluate_generation(gen, datasets[2], d / "evaluation", settings=settings, cross=cross,
                               n=8 if ctx.quick else None, n_strips=2 if ctx.quick else 4, progress=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..device.policy import DevicePolicy
 from ..errors import InputError
 
 
@@ -99,22 +100,24 @@ def load_embedder(run_dir: str | Path) -> AlignedECGEmbedder:
     return _frozen(emb)
 
 
-def load_cmr_phenotype_model(run_dir: str | Path):
+def load_cmr_phenotype_model(run_dir: str | Path, device: str | torch.device = "auto"):
     """A fine-tuned CMR phenotype regressor (finetune run, init cmr_ref, task phenotypes) as a callable
-    cines [N, T, H, W] -> standardised phenotypes [N, P], plus the phenotype names."""
+    cines [N, T, H, W] -> standardised phenotypes [N, P] (run on ``device``), plus the phenotype names."""
     from ..api import _load_predictor
 
     pred, info = _load_predictor(Path(run_dir))
     if info.get("modality") != "cmr" or info.get("head_kind") != "regression":
         raise InputError(f"{run_dir} is not a CMR phenotype regressor (need a finetune run with init cmr_ref, "
                          f"task phenotypes; got modality {info.get('modality')!r}, head {info.get('head_kind')!r})")
-    _frozen(pred)
+    policy = DevicePolicy.create(device, "fp32")
+    pred = policy.module(_frozen(pred))
 
     @torch.no_grad()
     def predict(cines, batch: int = 8):
         import numpy as np
 
         x = np.asarray(cines, dtype=np.float32)
-        return torch.cat([pred(torch.from_numpy(x[i:i + batch])) for i in range(0, len(x), batch)]).numpy()
+        return torch.cat([pred(policy.to(torch.from_numpy(np.ascontiguousarray(x[i:i + batch])))).cpu()
+                          for i in range(0, len(x), batch)]).numpy()
 
     return predict, list(info.get("phenotype_names") or [str(j) for j in range(int(info["n_outputs"]))])

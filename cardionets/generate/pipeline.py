@@ -4,7 +4,11 @@ sampling) -> 3D-VAE decode -> cine ``[T, H, W]`` in [-1, 1].
 :class:`CineGenerator` holds the three frozen models; :meth:`CineGenerator.generate` runs batches of
 embeddings. Randomness comes from one ``torch.Generator`` per batch seeded with ``(seed, batch
 index)``: the same seed, settings and batch size give the same cines, on every backend of the
-diffusion sampler (to fp32 rounding).
+diffusion sampler and on every device (the generator lives on the host; to fp32 rounding).
+
+The three models run on one device (``device=``: ``auto`` picks CUDA when present), in fp32; on CUDA
+the diffusion sampler takes its fused Triton backend and replays each decoding step's loop as a
+CUDA graph (:mod:`cardionets.ops.diffusion_sample`).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device.policy import DevicePolicy
 from ..errors import InputError
 
 
@@ -46,8 +51,11 @@ def batch_generator(seed: int, batch_index: int) -> torch.Generator:
 
 
 class CineGenerator:
-    def __init__(self, vae, mar, embedder=None, info: dict | None = None):
-        self.vae, self.mar, self.embedder, self.info = vae, mar, embedder, dict(info or {})
+    def __init__(self, vae, mar, embedder=None, info: dict | None = None, device: str | torch.device = "auto"):
+        self.policy = DevicePolicy.create(device, "fp32")
+        self.vae, self.mar = self.policy.module(vae), self.policy.module(mar)
+        self.embedder = self.policy.module(embedder) if embedder is not None else None
+        self.info = {**dict(info or {}), "device": str(self.policy.device)}
         C, T, H, W = vae.cfg.latent_shape
         if (mar.cfg.latent_channels, *mar.cfg.latent_size) != (C, T, H, W):
             raise InputError(f"MAR latents {(mar.cfg.latent_channels, *mar.cfg.latent_size)} do not match the VAE's "
@@ -55,7 +63,7 @@ class CineGenerator:
 
     @classmethod
     def from_runs(cls, mar_dir: str | Path, vae_dir: str | Path | None = None,
-                  align_dir: str | Path | None = None) -> "CineGenerator":
+                  align_dir: str | Path | None = None, device: str | torch.device = "auto") -> "CineGenerator":
         """Load from run directories; the VAE and align runs default to the ones the MAR was trained with."""
         from .loading import load_embedder, load_mar, load_vae
 
@@ -66,21 +74,29 @@ class CineGenerator:
             raise InputError(f"VAE run {vae_dir!r} not found; pass --vae RUN_DIR")
         embedder = load_embedder(align_dir) if align_dir and Path(align_dir).exists() else None
         return cls(load_vae(vae_dir), mar, embedder, {**info, "mar_dir": str(mar_dir), "vae_dir": str(vae_dir),
-                                                      "align_dir": str(align_dir)})
+                                                      "align_dir": str(align_dir)}, device=device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.policy.device
 
     @torch.no_grad()
-    def embed(self, ecg) -> torch.Tensor:
-        """Preprocessed ECG crops [B, K, 12, 2250] (or [B, 12, 2250]) -> aligned embeddings [B, D]."""
+    def embed(self, ecg, batch_size: int = 16) -> torch.Tensor:
+        """Preprocessed ECG crops [B, K, 12, 2250] (or [B, 12, 2250]) -> aligned embeddings [B, D] on the
+        host (computed on the device ``batch_size`` records at a time)."""
         if self.embedder is None:
             raise InputError("no aligned ECG encoder loaded (pass --align RUN_DIR)")
-        return self.embedder(torch.as_tensor(np.asarray(ecg), dtype=torch.float32))
+        x = torch.as_tensor(np.asarray(ecg), dtype=torch.float32)
+        return torch.cat([self.embedder(self.policy.to(x[i:i + batch_size])).float().cpu()
+                          for i in range(0, x.shape[0], batch_size)])
 
     @torch.no_grad()
     def generate(self, cond, settings: GenerationSettings | None = None, *, timings: dict | None = None,
                  progress: bool = False) -> np.ndarray:
         """Embeddings [N, D] -> cines float32 [N, T, H, W] in [-1, 1]."""
         s = (settings or GenerationSettings()).validate()
-        cond = torch.as_tensor(np.asarray(cond), dtype=torch.float32)
+        cond = cond.float().cpu() if isinstance(cond, torch.Tensor) else torch.as_tensor(np.asarray(cond),
+                                                                                          dtype=torch.float32)
         if cond.dim() != 2 or cond.shape[1] != self.mar.cfg.cond_dim:
             raise InputError(f"embeddings must be [N, {self.mar.cfg.cond_dim}], got {tuple(cond.shape)}")
         out = []
@@ -90,15 +106,16 @@ class CineGenerator:
 
             starts = tqdm(starts, desc="generating cines", unit="batch")
         for b, i in enumerate(starts):
-            c = cond[i:i + s.batch_size]
+            c = self.policy.to(cond[i:i + s.batch_size])
             latents = self.mar.sample_tokens(c, steps=s.steps, cfg_scale=s.cfg_scale, cfg_schedule=s.cfg_schedule,
                                              temperature=s.temperature, generator=batch_generator(s.seed, b),
                                              sampling_steps=s.sampling_steps, backend=s.backend, timings=timings)
             t0 = time.perf_counter()
             cines = self.vae.decode_latents(latents)[:, 0]  # [B, T, H, W]
             if timings is not None:
+                self.policy.synchronize()  # device time, not launch time
                 timings["vae_decode"] = timings.get("vae_decode", 0.0) + time.perf_counter() - t0
-            out.append(cines.float().numpy())
+            out.append(cines.float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, *self.vae_shape()), np.float32)
 
     def vae_shape(self) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device.policy import DevicePolicy
 from ..errors import InputError
 from .evaluate import agreement, feature_comparison, image_metrics, measured_agreement, model_agreement, summarise
 from .measure import cine_phenotypes
@@ -66,8 +67,10 @@ def mean_cine(dataset, n: int | None = 200) -> np.ndarray:
 
 
 @torch.no_grad()
-def cmr_features(encoder, cines: np.ndarray, batch: int = 8) -> np.ndarray:
-    return torch.cat([encoder(torch.from_numpy(cines[i:i + batch]).float())
+def cmr_features(encoder, cines: np.ndarray, policy: DevicePolicy, batch: int = 8) -> np.ndarray:
+    """CMR-encoder features [N, D] of cines [N, T, H, W] (the encoder on the policy's device)."""
+    encoder = policy.module(encoder)
+    return torch.cat([encoder(policy.to(torch.from_numpy(np.ascontiguousarray(cines[i:i + batch])).float())).cpu()
                       for i in range(0, len(cines), batch)]).numpy()
 
 
@@ -75,20 +78,23 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
                         settings: GenerationSettings | None = None, cross=None, cmr_encoder=None,
                         phenotype_model=None, phenotype_names: list[str] | None = None, n: int | None = None,
                         n_strips: int = 4, spacing: float = 1.8, progress: bool = True,
-                        reference_cine: np.ndarray | None = None, matched_k: int = 0, train_dataset=None) -> dict:
+                        reference_cine: np.ndarray | None = None, matched_k: int = 0, train_dataset=None,
+                        device: str | torch.device | None = None) -> dict:
     """``phenotype_model``: a callable cines [N, T, H, W] -> phenotypes [N, P] (e.g.
     :func:`~cardionets.generate.loading.load_cmr_phenotype_model`) applied to generated and real cines.
     ``reference_cine``: one cine [T, H, W] (e.g. :func:`mean_cine` of the training split) scored as the
     row ``train_mean_cine``. ``matched_k`` > 0 (needs ``train_dataset``): the phenotype-matched oracle
     rows ``matched_real_cine`` and ``matched_mean_<k>`` (:mod:`~cardionets.generate.references`).
     ``gen`` may be None to score only the reference rows (then ``cross`` cannot be given: it decodes
-    the generator's aligned ECG embedding)."""
+    the generator's aligned ECG embedding). ``device``: where the cross-modal decoder and the CMR
+    encoder run (default: the generator's device, or ``auto`` without a generator)."""
     if gen is None and cross is not None:
         raise InputError("the cross-modal decoder needs the generator's aligned ECG embedding: give the MAR run too")
     if gen is None and reference_cine is None and matched_k <= 0:
         raise InputError("nothing to evaluate: give a generator or a reference (mean cine / phenotype-matched)")
     if matched_k > 0 and train_dataset is None:
         raise InputError("phenotype-matched references need the training split (train_dataset)")
+    policy = (DevicePolicy.create(device, "fp32") if device is not None or gen is None else gen.policy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     s = settings or GenerationSettings()
@@ -100,8 +106,9 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
         cond = gen.embed(data["ecg"])  # [N, D]
         cines["generator"] = gen.generate(cond, s, timings=timings, progress=progress)
     if cross is not None:
+        cross = policy.module(cross)
         with torch.no_grad():
-            cines["cross_decoder"] = np.concatenate([cross(cond[i:i + 8])[:, 0].numpy()
+            cines["cross_decoder"] = np.concatenate([cross(policy.to(cond[i:i + 8]))[:, 0].float().cpu().numpy()
                                                      for i in range(0, len(cond), 8)])
     if reference_cine is not None:
         ref = np.asarray(reference_cine, dtype=np.float32)
@@ -116,7 +123,8 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
 
         query = np.stack([data["phenotypes"][name] for name in PHENOTYPE_NAMES], axis=1)
         cines.update(phenotype_matched_cines(train_dataset, query, matched_k))
-    result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {}}
+    result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {},
+                              "device": str(policy.device)}
     lvedv = data.get("phenotypes", {}).get("LVEDV")
     # measurements, phenotype model and CMR features run once per cine set (the real ones included);
     # the ED indices and the model's LVM also feed the LV mass contrast
@@ -124,7 +132,7 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
     measured = {k: [cine_phenotypes(x, spacing) for x in v] for k, v in every.items()}
     edv_index = {k: np.array([p["edv_index"] for p in v]) for k, v in measured.items()}
     preds = {} if phenotype_model is None else {k: np.asarray(phenotype_model(v)) for k, v in every.items()}
-    real_feats = cmr_features(cmr_encoder, real) if cmr_encoder is not None else None
+    real_feats = cmr_features(cmr_encoder, real, policy) if cmr_encoder is not None else None
     for name, c in cines.items():
         agree = measured_agreement(measured[name], measured["real"])
         if preds:
@@ -136,7 +144,8 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
         if lvedv is not None:
             res["edv_index_vs_true_LVEDV"] = agreement(edv_index[name], lvedv)["pearson"]
         if cmr_encoder is not None:
-            res["features"] = feature_comparison(real_feats, cmr_features(cmr_encoder, c), out_dir=out, label=name)
+            res["features"] = feature_comparison(real_feats, cmr_features(cmr_encoder, c, policy), out_dir=out,
+                                                 label=name)
         result["models"][name] = res
     if lvedv is not None:
         result["real_edv_index_vs_true_LVEDV"] = agreement(edv_index["real"], lvedv)["pearson"]

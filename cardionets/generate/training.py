@@ -22,8 +22,10 @@ from typing import Any
 
 import torch
 
+from ..device.policy import DevicePolicy
+from ..device.prefetch import DevicePrefetcher
 from ..errors import InputError
-from ..train.config import SIZES, TrainConfig, apply_layers
+from ..train.config import SIZES, TrainConfig, apply_layers, check_device_precision
 from ..train.data import IndexedItems, SeededItems, collate
 from ..train.loop import FitResult, Task, fit
 
@@ -68,8 +70,7 @@ class GeneratorTrainConfig(TrainConfig):
             raise InputError(f"unknown generator stage {self.stage!r}; stages: {', '.join(GEN_STAGES)}")
         if self.size not in SIZES:
             raise InputError(f"unknown model size {self.size!r}; presets: {', '.join(SIZES)}")
-        if self.precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        check_device_precision(self.device, self.precision)
         if self.batch_size < 2:
             raise InputError("batch_size must be at least 2")
         if self.stage == "generator" and not self.gen.vae_from:
@@ -93,16 +94,25 @@ def _unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
-@torch.no_grad()
-def dataset_latents(vae, dataset, cfg: TrainConfig, progress: bool = False) -> torch.Tensor:
-    """Scaled VAE latents (posterior means) of every cine in ``dataset``: [N, 16, 25, 12, 12]."""
+def _cine_batches(dataset, cfg: TrainConfig, policy: DevicePolicy, progress: bool = False, desc: str = ""):
+    """Every cine of ``dataset`` as [B, 1, T, H, W] fp32 batches on the policy's device, in order."""
     loader = torch.utils.data.DataLoader(IndexedItems(SeededItems(dataset, cfg.seed), range(len(dataset))),
-                                         batch_size=max(1, cfg.eval_batch_size), collate_fn=collate)
+                                         batch_size=max(1, cfg.eval_batch_size), collate_fn=collate,
+                                         **policy.loader_kwargs(cfg.num_workers))
+    batches = DevicePrefetcher(loader, policy)
     if progress:
         from tqdm import tqdm
 
-        loader = tqdm(loader, desc="encoding cines", leave=False)
-    out = [vae.encode_latents(b["cmr"][:, None].float()) for b in loader]
+        batches = tqdm(batches, desc=desc, leave=False)
+    return (b["cmr"][:, None].float() for b in batches)
+
+
+@torch.no_grad()
+def dataset_latents(vae, dataset, cfg: TrainConfig, policy: DevicePolicy, progress: bool = False) -> torch.Tensor:
+    """Scaled VAE latents (posterior means) of every cine in ``dataset``, on the host: [N, 16, 25, 12, 12]
+    (the VAE runs in fp32 on the policy's device)."""
+    vae = policy.module(vae)
+    out = [vae.encode_latents(x).cpu() for x in _cine_batches(dataset, cfg, policy, progress, "encoding cines")]
     return torch.cat(out) if out else torch.zeros(0, *vae.cfg.latent_shape)
 
 
@@ -146,6 +156,10 @@ class _EmbeddingTask(Task):
         self.embedder = load_embedder(cfg.gen.align_from)
         return self.embedder
 
+    def to(self, policy):
+        super().to(policy)
+        self.embedder = policy.module(self.embedder)
+
     @torch.no_grad()
     def cond(self, batch) -> torch.Tensor:
         return self.embedder(batch["ecg"].float())
@@ -162,11 +176,16 @@ class MARTask(_EmbeddingTask):
         vae = load_vae(cfg.gen.vae_from)
         emb = self._embedder(cfg)
         self.latent_scale = float(vae.latent_scale)
-        self.lat_train = dataset_latents(vae, train_set, cfg, cfg.progress)
-        self.lat_val = dataset_latents(vae, val_set, cfg, cfg.progress)
+        self.lat_train = dataset_latents(vae, train_set, cfg, self.policy, cfg.progress)
+        self.lat_val = dataset_latents(vae, val_set, cfg, self.policy, cfg.progress)
         C, T, H, W = vae.cfg.latent_shape
         self.model = build_mar(cfg.size, **{"cond_dim": emb.width, "latent_channels": C, "latent_size": (T, H, W),
                                             **cfg.gen.model})
+
+    def to(self, policy):
+        """Model, frozen ECG embedder and the cached latents (indexed by each batch) on the device."""
+        super().to(policy)
+        self.lat_train, self.lat_val = policy.to(self.lat_train), policy.to(self.lat_val)
 
     def train_loss(self, model, batch):
         loss = model(self.lat_train[batch["index"]], self.cond(batch))
@@ -174,7 +193,8 @@ class MARTask(_EmbeddingTask):
 
     def eval_outputs(self, model, batch):
         idx = batch["index"]
-        g = torch.Generator().manual_seed(self.cfg.seed * 7_368_787 + int(idx[0]))  # same masks/noise every epoch
+        # same masks / noise every epoch and on every device: a seeded host generator
+        g = torch.Generator().manual_seed(self.cfg.seed * 7_368_787 + int(idx[0]))
         _, parts = model.forward_loss(self.lat_val[idx], self.cond(batch), generator=g, return_parts=True)
         m = parts["mask"]
         return {"loss": (parts["per_token"] * m).sum(1) / m.sum(1)}
@@ -224,9 +244,7 @@ def finish_vae(task: VAETask, cfg: GeneratorTrainConfig, train_set) -> float:
     from ..models.vae3d import compute_latent_scale
     from ..train.checkpoint import save_model
 
-    loader = torch.utils.data.DataLoader(IndexedItems(SeededItems(train_set, cfg.seed), range(len(train_set))),
-                                         batch_size=max(1, cfg.eval_batch_size), collate_fn=collate)
-    batches = (b["cmr"][:, None].float() for b in loader)
+    batches = _cine_batches(train_set, cfg, task.policy)
     scale = compute_latent_scale(task.model, batches, cfg.gen.scale_batches or None)
     run_dir = Path(cfg.out_dir)
     info = json.loads((run_dir / "config.json").read_text())

@@ -42,7 +42,10 @@ def write_nifti(path: str | Path, cine, spacing: tuple[float, float] | float = 1
     sx, sy = (spacing, spacing) if np.isscalar(spacing) else tuple(spacing)
     data = np.rint((np.clip(a, -1, 1) + 1.0) * (4095 / 2.0)).astype(np.int16)  # [T, H, W]
     data = np.ascontiguousarray(data.transpose(2, 1, 0)[:, :, None, :])  # [x=W, y=H, 1, t]
-    img = nib.Nifti1Image(data, np.diag([float(sx), float(sy), float(slice_mm), 1.0]))
+    # Negated axes, as the cohort writer: columns run to the patient's left and rows to posterior, so
+    # cardionets.io.read_cmr's canonical orientation gives the cine back as drawn (a positive diagonal
+    # read back rotated by 180 degrees).
+    img = nib.Nifti1Image(data, np.diag([-float(sx), -float(sy), float(slice_mm), 1.0]))
     img.header.set_xyzt_units("mm", "msec")
     img.header["pixdim"][4] = float(frame_ms)
     img.header.set_data_dtype(np.int16)
@@ -60,7 +63,11 @@ def write_gif(path: str | Path, cine, frame_ms: float = 40.0, scale: int = 2) ->
     frames = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in a]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=max(int(frame_ms), 20), loop=0)
+    # optimize=False: always the full 256-grey palette (Pillow otherwise shrinks it to the grey levels
+    # the frames use, a file-level trace of the content). Pillow still merges consecutive identical
+    # frames into one longer frame; the animation plays the same.
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=max(int(frame_ms), 20), loop=0,
+                   optimize=False)
     return path
 
 

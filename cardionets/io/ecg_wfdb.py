@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .. import limits
-from ..errors import CardioNetsError, InputError, detached, naming
+from ..errors import (CardioNetsError, InputError, NativeError, NativeLimitExceeded, NativeUnsupported, detached,
+                      naming)
 from .detect import wfdb_header_path
 from .ecg import ECG
 from .units import keep_voltage
@@ -183,15 +184,10 @@ def check_record(hea: Path) -> HeaderFiles:
 # Readers
 # ----------------------------------------------------------------------------------------------
 def _is_unsupported(error: BaseException | str) -> bool:
-    """A valid record the native reader does not decode. Relies on the native UnsupportedWfdb class
-    when the binding translates it, and on its message, which every such throw carries."""
-    if not isinstance(error, str):
-        from .. import native
-
-        cls = getattr(native.load(), "UnsupportedWfdb", None) if native.available() else None
-        if cls is not None and isinstance(error, cls):
-            return True
-    return "not decoded natively" in str(error)
+    """A valid record the native reader does not decode: a NativeUnsupported error (the binding
+    translates the C++ Unsupported class to it; ``wfdb_read_many`` says ``error_kind ==
+    "unsupported"``), or, from a build that predates those, the message every such throw carries."""
+    return isinstance(error, NativeUnsupported) or "not decoded natively" in str(error)
 
 
 def read_wfdb_reference(path: Path) -> ECG:
@@ -248,8 +244,9 @@ def read_wfdb(path: Path) -> ECG:
     check_record(hea)
     if not native.available():
         return _read_reference(hea)
+    lim = limits.current()
     try:
-        d = native.load().wfdb_read(str(hea))
+        d = native.load().wfdb_read(str(hea), max_signal_bytes=lim.record_bytes, max_samples=lim.samples)
     except UnicodeDecodeError:  # a non-UTF-8 byte in the header's text: the wfdb package reads it
         return _read_reference(hea)
     except CardioNetsError as exc:
@@ -273,8 +270,10 @@ def read_wfdb_many(paths: list[str | Path], threads: int | None = None) -> list[
             todo.append((i, hea))
         except Exception as exc:  # noqa: BLE001 -- this record's error
             out[i] = detached(naming(exc, p))
+    lim = limits.current()
     try:
-        results = native.load().wfdb_read_many([str(h) for _, h in todo], int(threads or 0))
+        results = native.load().wfdb_read_many([str(h) for _, h in todo], int(threads or 0),
+                                               max_signal_bytes=lim.record_bytes, max_samples=lim.samples)
     except Exception:  # noqa: BLE001 -- e.g. a header the binding cannot convert: one at a time
         results = [None] * len(todo)
     for (i, hea), d in zip(todo, results):
@@ -282,9 +281,11 @@ def read_wfdb_many(paths: list[str | Path], threads: int | None = None) -> list[
             if d is None:
                 out[i] = read_wfdb(hea)
             elif "error" in d:
-                if not _is_unsupported(d["error"]):
-                    raise InputError(d["error"])
-                out[i] = _read_reference(hea)
+                kind = d.get("error_kind")
+                if kind == "unsupported" or (kind is None and _is_unsupported(d["error"])):
+                    out[i] = _read_reference(hea)
+                else:
+                    raise (NativeLimitExceeded if kind == "limit" else NativeError)(d["error"])
             else:
                 out[i] = _from_native(d, hea)
         except Exception as exc:  # noqa: BLE001

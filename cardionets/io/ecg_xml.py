@@ -261,7 +261,8 @@ def read_sierra(path: Path) -> ECG:
     if compression == "XLI":
         limits.check(path, "worst-case bytes the XLI (LZW) data could decode to", len(blob) * _XLI_BYTES_PER_INPUT_BYTE,
                      "decoded_bytes")
-        leads = native.load().xli_decode(blob, str(path), labels[:6] == ["I", "II", "III", "aVR", "aVL", "aVF"])
+        leads = native.load().xli_decode(blob, str(path), labels[:6] == ["I", "II", "III", "aVR", "aVL", "aVF"],
+                                         max_output_bytes=limits.current().decoded_bytes)
         if len(leads) < n_leads:
             raise InputError(f"{path}: XLI data holds {len(leads)} leads, the header says {n_leads}")
         short = [labels[i] for i in range(n_leads) if len(leads[i]) < n]

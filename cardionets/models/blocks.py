@@ -127,6 +127,14 @@ def random_keep(batch: int, length: int, keep: int, *, device, noise: torch.Tens
     return ids_keep, ids_restore, mask
 
 
+def draw(fn, *args, generator: torch.Generator | None = None, device: torch.device, **kw) -> torch.Tensor:
+    """``fn(*args)`` (``torch.rand`` / ``randn`` / ``randint``) on ``device``. A seeded ``generator``
+    draws on its own device and the result is copied over, so the same seed gives the same numbers on
+    every device; without one the draw happens on ``device`` from its default generator."""
+    src = generator.device if generator is not None else device
+    return fn(*args, generator=generator, device=src, **kw).to(device)
+
+
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
-from .blocks import Block, check_finite, init_weights
+from .blocks import Block, check_finite, draw, init_weights
 from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, cosine_betas
 
 
@@ -134,8 +134,8 @@ def diffusion_loss(head: nn.Module, x0: torch.Tensor, cond: torch.Tensor, *, num
     post_logvar = torch.log(torch.cat([post_var[1:2], post_var[1:]]))  # clipped at t = 0
     coef1 = betas * ab_prev.sqrt() / (1.0 - ab)
     coef2 = (1.0 - ab_prev) * (1.0 - betas).sqrt() / (1.0 - ab)
-    t = torch.randint(0, num_steps, (N,), generator=generator).to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    t = draw(torch.randint, 0, num_steps, (N,), generator=generator, device=x0.device)
+    noise = draw(torch.randn, x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
     g = lambda v: v[t].to(x0.dtype)[:, None]  # noqa: E731  schedule value per row: [N, 1]
     x_t = g(ab).sqrt() * x0 + g(1.0 - ab).sqrt() * noise
     out = head(x_t, t, cond)  # [N, 2D]: eps, variance interpolation
@@ -207,9 +207,10 @@ class MAR(nn.Module):
     def random_mask(self, batch: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
         """[B, L] float mask (1 = masked) with one ratio ~ U[mask_ratio_min, 1] for the batch."""
         L = self.cfg.num_tokens
-        r = self.cfg.mask_ratio_min + (1.0 - self.cfg.mask_ratio_min) * float(torch.rand((), generator=generator))
+        u = float(draw(torch.rand, (), generator=generator, device=device))  # the ratio sets a length: host number
+        r = self.cfg.mask_ratio_min + (1.0 - self.cfg.mask_ratio_min) * u
         n_mask = max(1, min(L, math.ceil(r * L)))
-        noise = torch.rand(batch, L, generator=generator).to(device)  # [B, L]
+        noise = draw(torch.rand, batch, L, generator=generator, device=device)  # [B, L]
         order = torch.argsort(noise, dim=1)
         mask = torch.zeros(batch, L, device=device)
         return mask.scatter_(1, order[:, :n_mask], 1.0)
@@ -225,7 +226,7 @@ class MAR(nn.Module):
         tokens = patchify(latents, cfg.patch)  # [B, L, D]
         if mask is None:
             mask = self.random_mask(B, latents.device, generator)
-        drop = (torch.rand(B, generator=generator) < cfg.cond_drop).to(latents.device) if self.training else None
+        drop = (draw(torch.rand, B, generator=generator, device=latents.device) < cfg.cond_drop) if self.training else None
         z = self.forward_transformer(tokens, mask, self.condition(cond, drop))  # [B, L, W]
         # the head only sees masked tokens (training may sync the host; the sampling loop does not)
         m, sel = cfg.diffusion_batch_mul, mask.reshape(-1).bool()      # sel: [B*L]
@@ -266,14 +267,14 @@ class MAR(nn.Module):
         L, D = cfg.num_tokens, cfg.token_dim
         device = next(self.parameters()).device
         counts = decoding_schedule(L, steps)  # host-side, data independent
-        order = torch.argsort(torch.rand(B, L, generator=generator).to(device), dim=1)  # random order
+        order = torch.argsort(draw(torch.rand, B, L, generator=generator, device=device), dim=1)  # random order
         tokens = torch.zeros(B, L, D, device=device)
         mask = torch.ones(B, L, device=device)
         c = self.condition(cond, batch=B)  # [B, W]
         guided = cfg_scale != 1.0
         if guided:
             c = torch.cat([c, self.null_cond.expand(B, -1).to(c.dtype)])  # [2B, W]
-        clock = _Clock(timings)
+        clock = _Clock(timings, device)
         start = 0
         for n_k in counts:
             with clock("transformer"):
@@ -296,10 +297,11 @@ class MAR(nn.Module):
 
 class _Clock:
     """Accumulates wall time (``name``) and process CPU time (``name_cpu``) per section into a dict
-    (no-op without one). CPU time is the robust figure on a shared machine."""
+    (no-op without one). CPU time is the robust figure on a shared machine. On CUDA each section
+    ends with a device synchronisation, so its wall time is the GPU's, not the launch time."""
 
-    def __init__(self, store: dict | None):
-        self.store = store
+    def __init__(self, store: dict | None, device: torch.device):
+        self.store, self.device = store, device
 
     def __call__(self, name: str):
         import contextlib
@@ -312,6 +314,8 @@ class _Clock:
         def timed():
             t0, c0 = time.perf_counter(), time.process_time()
             yield
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
             self.store[name] = self.store.get(name, 0.0) + time.perf_counter() - t0
             self.store[name + "_cpu"] = self.store.get(name + "_cpu", 0.0) + time.process_time() - c0
 

@@ -183,17 +183,17 @@ def diffusion_sample_cpu(head, cond, *, num_steps: int = 100, train_steps: int =
     sched = [[float(v) for v in getattr(s, k).tolist()] for k in
              ("sqrt_recip_ab", "sqrt_recipm1_ab", "coef1", "coef2", "log_beta", "post_logvar")]
     cemb = torch.addmm(plan.b_cond, cond.float(), plan.w_cond)  # [N', W], once
-    y = torch.empty(n2, W)
-    mods = torch.empty(n2, plan.w_mod.shape[1])
-    xs = torch.empty(n2, W)
-    h = torch.empty(n2, W)
-    a1 = torch.empty(n2, W)
-    a2 = torch.empty(n2, W)
-    out = torch.empty(n2, 2 * D)
+    y = torch.empty(n2, W, device=dev)
+    mods = torch.empty(n2, plan.w_mod.shape[1], device=dev)
+    xs = torch.empty(n2, W, device=dev)
+    h = torch.empty(n2, W, device=dev)
+    a1 = torch.empty(n2, W, device=dev)
+    a2 = torch.empty(n2, W, device=dev)
+    out = torch.empty(n2, 2 * D, device=dev)
     stream = NoiseStream(noise, generator, (n, D), dev)
-    x = stream.next(torch.empty(n, D))
-    z = torch.empty(n, D)
-    tmp = torch.empty(n, D)
+    x = stream.next(torch.empty(n, D, device=dev))
+    z = torch.empty(n, D, device=dev)
+    tmp = torch.empty(n, D, device=dev)
     for j in range(S):
         torch.add(cemb, plan.temb[j], out=y)
         F.silu(y, inplace=True)

@@ -17,12 +17,15 @@ Choice, in order of precedence:
 
 An explicit choice (1-3) that cannot run raises :class:`BackendUnavailable` listing the reasons;
 ``auto`` falls back silently and records the rejections (``Op.explain`` and the debug log).
-Devices always come from the inputs; nothing here moves tensors.
+Devices always come from the inputs; nothing here moves tensors. Every call counts the backend
+that ran it (:func:`count_backends`), which is how a run records the backends it used.
 """
 from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -59,6 +62,7 @@ class Op:
     # Small representative CPU inputs, ``() -> (args, kwargs)``: used by the demo's self-check
     # (every available backend against the reference) and by `cardionets info --check`.
     example: Callable[[], tuple[tuple, dict]] | None = None
+    usage: Counter = field(default_factory=Counter)  # backend name -> calls run by it in this process
 
     # -- registration -------------------------------------------------------------------
     def register(
@@ -132,6 +136,7 @@ class Op:
 
     def __call__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> Any:
         chosen, _ = self.select(*args, backend=backend, **kwargs)
+        self.usage[chosen.name] += 1
         return chosen.impl(*args, **kwargs)
 
     def explain(self, *args: Any, backend: str | None = None, **kwargs: Any) -> str:
@@ -166,3 +171,30 @@ def define_op(name: str, doc: str = "") -> Op:
 
 def registered_ops() -> dict[str, Op]:
     return dict(_REGISTRY)
+
+
+def backend_usage() -> dict[str, dict[str, int]]:
+    """{op: {backend: calls}} of every op called in this process so far."""
+    return {name: dict(op.usage) for name, op in sorted(_REGISTRY.items()) if op.usage}
+
+
+def usage_since(before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Calls per op and backend made since the snapshot ``before`` (a :func:`backend_usage` result)."""
+    used: dict[str, dict[str, int]] = {}
+    for op, counts in backend_usage().items():
+        diff = {b: n - before.get(op, {}).get(b, 0) for b, n in counts.items()}
+        diff = {b: n for b, n in diff.items() if n > 0}
+        if diff:
+            used[op] = diff
+    return used
+
+
+@contextmanager
+def count_backends():
+    """``with count_backends() as used:`` -- on exit ``used`` holds {op: {backend: calls}} made inside."""
+    before = backend_usage()
+    used: dict[str, dict[str, int]] = {}
+    try:
+        yield used
+    finally:
+        used.update(usage_since(before))

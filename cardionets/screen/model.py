@@ -6,9 +6,12 @@ pipeline batches, what :mod:`cardionets.export` writes as ONNX / AOTInductor, an
 runs. Runs are loaded with the API's loader (:mod:`cardionets.api`), so the selection rule (one model
 per task, CardioNets initialisation preferred) is the API's.
 
-Inference options (:func:`make_runner`): ``fp32`` eager (default), ``bf16`` (CPU autocast), ``int8``
-(dynamic quantisation of every ``nn.Linear``: int8 weights, activations quantised per batch), ``onnx``
-(ONNX Runtime on the exported graph).
+Inference options (:func:`make_runner`), on a device (``device=``: ``auto`` = CUDA when present):
+``fp32`` eager (default), ``bf16`` (autocast on the CPU or CUDA), ``int8`` (CPU only: dynamic
+quantisation of every ``nn.Linear``: int8 weights, activations quantised per batch), ``onnx`` (ONNX
+Runtime on the exported graph, with the device's execution providers) and ``tensorrt`` (a serialised
+TensorRT engine, CUDA only); the last two live in :mod:`.engines`. Each runner's ``describe`` says
+what ran.
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..device.policy import DevicePolicy
 from ..errors import CardioNetsError
 
-PRECISIONS = ("fp32", "bf16", "int8", "onnx")
+PRECISIONS = ("fp32", "bf16", "int8", "onnx", "tensorrt")
 
 
 class ScreenModel(nn.Module):
@@ -84,11 +88,12 @@ def model_version(runs: list[Path]) -> str:
 
 def load_screen_model(path: str | Path | list[str | Path], *, strict: bool = True) -> ScreenModel:
     """Build the ScreenModel from a run directory, a directory of runs, or a list of them (see
-    CardioNets.from_pretrained). ``strict``: refuse a directory holding several runs for one task
-    rather than pick one by name. ``model.runs`` says which run serves each task."""
+    CardioNets.from_pretrained), on the host (a runner puts it on its device). ``strict``: refuse a
+    directory holding several runs for one task rather than pick one by name. ``model.runs`` says
+    which run serves each task."""
     from ..api import CardioNets
 
-    cn = CardioNets.from_pretrained(path, strict=strict)
+    cn = CardioNets.from_pretrained(path, device=None, strict=strict)
     phen, mean, std, names = None, np.zeros(0), np.zeros(0), []
     dis: list[tuple[nn.Module, list[int]]] = []
     disease_names: list[str] = []
@@ -150,10 +155,11 @@ def score_isolated(runner: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def reference_outputs(model: ScreenModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The plain eager fp32 forward (the reference every other path is compared to)."""
+    """The plain eager fp32 forward (the reference every other path is compared to), on the model's device."""
+    dev = next(model.parameters()).device
     with torch.inference_mode():
-        p, d = model(torch.as_tensor(x, dtype=torch.float32))
-    return p.numpy(), d.numpy()
+        p, d = model(torch.as_tensor(x, dtype=torch.float32).to(dev))
+    return p.cpu().numpy(), d.cpu().numpy()
 
 
 def quantize_int8(model: ScreenModel) -> nn.Module:
@@ -169,31 +175,38 @@ def quantize_int8(model: ScreenModel) -> nn.Module:
 
 
 def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str | Path | None = None,
-                threads: int | None = None) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """A function x [B, K, 12, 2250] float32 -> (phenotypes [B, P], probabilities [B, D]) as float32 numpy."""
+                threads: int | None = None, device: str | torch.device = "auto",
+                engine_path: str | Path | None = None) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A function x [B, K, 12, 2250] float32 -> (phenotypes [B, P], probabilities [B, D]) as float32 numpy,
+    computing on ``device``; its ``describe`` attribute says what runs it."""
     if precision not in PRECISIONS:
         raise CardioNetsError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    policy = DevicePolicy.create(device, "bf16" if precision == "bf16" else "fp32")
     if precision == "onnx":
-        from ..export.onnx import ort_session
+        from .engines import OnnxRunner
 
         if onnx_path is None:
             raise CardioNetsError("precision 'onnx' needs an exported model (cardionets export --format onnx)")
-        sess = ort_session(onnx_path, threads=threads)
+        return OnnxRunner(onnx_path, policy.device, threads)
+    if precision == "tensorrt":
+        from .engines import tensorrt_runner
 
-        def run_onnx(x: np.ndarray):
-            p, d = sess.run(["phenotypes", "probabilities"], {"ecg": np.ascontiguousarray(x, np.float32)})
-            return p, d
-
-        return run_onnx
-    mod: nn.Module = quantize_int8(model) if precision == "int8" else model
-    bf16 = precision == "bf16"
+        if engine_path is None:
+            raise CardioNetsError("precision 'tensorrt' needs a TensorRT engine (cardionets export --format tensorrt, "
+                                  "or cardionets screen builds one into its output directory)")
+        return tensorrt_runner(engine_path, policy.device, model.version)
+    if precision == "int8" and policy.device.type != "cpu":
+        raise CardioNetsError(f"precision int8 (dynamic quantisation) runs on the CPU; this run computes on "
+                              f"{policy.device}: use --device cpu, or fp32 / bf16 / tensorrt there")
+    mod: nn.Module = quantize_int8(model) if precision == "int8" else policy.module(model)
 
     def run_torch(x: np.ndarray):
-        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        xt = policy.to(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+        with torch.inference_mode(), policy.autocast():
             p, d = mod(xt)
-        return p.float().numpy(), d.float().numpy()
+        return p.float().cpu().numpy(), d.float().cpu().numpy()
 
+    run_torch.describe = f"torch {precision} on {policy.device}"  # type: ignore[attr-defined]
     return run_torch
 
 

@@ -37,6 +37,7 @@ from .shards import ShardStore, rows_table, schema
 
 _END = object()
 log = logging.getLogger(__name__)
+GPU_BATCH = 64  # default records per model batch on a GPU (the TensorRT profile's largest batch)
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Summary:
     engine: str = "local"
     precision: str = "fp32"
     batch_size: int = 0  # records per model batch (chosen by auto_batch_size unless given)
+    device: str = ""   # where the model ran (--device resolved)
+    runtime: str = ""  # what ran it: torch, ONNX Runtime with its providers, or a TensorRT engine
     model_version: str = ""
     model_runs: dict[str, str] = field(default_factory=dict)  # task -> run directory
     excluded: dict[str, int] = field(default_factory=dict)  # inputs skipped by rule (hidden, the output dir)
@@ -69,7 +72,7 @@ class Summary:
                 f"{self.skipped_done} already done; ok {self.ok} (with non-fatal quality flags {self.ok_with_flags}); "
                 f"errors: {errs}; time read+preprocess {self.read_preprocess_s:.1f} s (reader threads), "
                 f"model {self.model_s:.1f} s (batches of {self.batch_size}), write {self.write_s:.1f} s; "
-                f"{self.shards_written} shard(s)"
+                f"{self.shards_written} shard(s); model: {self.runtime or self.precision}"
                 + (f"; not inputs by rule: {excl}" if excl else "")
                 + (f"; quarantined {len(self.quarantined)} damaged shard(s), their records redone"
                    if self.quarantined else "")
@@ -232,12 +235,16 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
     return summary
 
 
-def run_identity(model: Any, precision: str, engine: str, n_crops: int, onnx_path: str | Path | None) -> dict:
-    """What a run's rows depend on; a resume must match it exactly (shards.ShardStore.open_run)."""
+def run_identity(model: Any, precision: str, engine: str, n_crops: int, onnx_path: str | Path | None,
+                 device: str = "cpu") -> dict:
+    """What a run's rows depend on; a resume must match it exactly (shards.ShardStore.open_run):
+    model version, precision, engine, the kind of device the model runs on, preprocessing, the
+    cardionets version, and the ONNX file's hash with ``precision="onnx"``."""
     from .. import dsp
 
     ident = {"model_version": model.version if model is not None else "none",
              "precision": precision if model is not None else "none", "engine": engine,
+             "device": str(device) if model is not None else "none",
              "preprocessing": {"fs": dsp.FS_OUT, "crop_len": dsp.CROP_LEN, "n_crops": int(n_crops), "crops": "eval"},
              "cardionets": __version__}
     if model is not None and precision == "onnx" and onnx_path is not None:
@@ -251,14 +258,17 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
            engine: str = "local", precision: str = "fp32", batch_size: int | None = None, shard_size: int = 1024,
            readers: int = 1, threads: int | None = None, chunk: int = 16, n_crops: int = 3, merge: bool = False,
            onnx_path: str | Path | None = None, progress: bool = True, limit: int | None = None,
-           ray_address: str | None = None, ray_actors: int = 1, include_hidden: bool = False) -> Summary:
+           ray_address: str | None = None, ray_actors: int = 1, device: str = "auto",
+           engine_path: str | Path | None = None, include_hidden: bool = False) -> Summary:
     """Screen every input file of ``inputs`` with the model at ``model`` into the Parquet dataset ``out``.
 
     ``model``: a run directory, a directory of runs (one per task; several for one task is an error)
     or a list of run directories; None reads and preprocesses only (quality rows, no predictions).
-    ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`).
-    Resumable: records already in ``out`` are skipped, provided ``out`` was written with the same run
-    manifest (model version, precision, engine, preprocessing; else OutputInUse). ``out`` is locked for
+    ``device`` (auto | cpu | cuda[:N]) is where the model runs. ``precision="onnx"`` / ``"tensorrt"``
+    run ``onnx_path`` / ``engine_path``, or one exported / built into ``out`` when none is given.
+    ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`),
+    or 64 records on a GPU. Resumable: records already in ``out`` are skipped, provided ``out`` was
+    written with the same run manifest (:func:`run_identity`; else OutputInUse). ``out`` is locked for
     the run's duration. Returns the run's :class:`Summary` (also written to ``out/summary.json``).
     """
     t0 = time.perf_counter()
@@ -270,10 +280,11 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
         raise CardioNetsError("preprocess-only screening runs on the local engine")
     with ShardStore(out) as store:
         items = expand_inputs(inputs, out=out, include_hidden=include_hidden)
-        smodel = runner = None
+        smodel = runner = dev = None
         if model is not None:
             import torch
 
+            from ..device.policy import resolve_device
             from .batching import auto_batch_size
             from .model import load_screen_model, make_runner
 
@@ -282,15 +293,20 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
             smodel = load_screen_model(model)
             for task, run_dir in smodel.runs.items():
                 log.info("model for %s: %s", task, run_dir)
+            dev = resolve_device(device) if engine == "local" else None  # Ray actors resolve it on their nodes
             if batch_size is None:
-                batch_size = auto_batch_size(smodel, n_crops)
+                batch_size = GPU_BATCH if dev is not None and dev.type == "cuda" else auto_batch_size(smodel, n_crops)
             if precision == "onnx" and onnx_path is None:
                 onnx_path = Path(out) / "model.onnx"
                 if not onnx_path.exists():
                     from ..export.onnx import export_onnx
 
                     export_onnx(smodel, onnx_path, n_crops=n_crops)
-        identity = run_identity(smodel, precision, engine, n_crops, onnx_path)
+            if precision == "tensorrt" and engine_path is None and dev is not None:
+                from .engines import engine_for
+
+                engine_path = engine_for(smodel, out, dev, n_crops=n_crops)
+        identity = run_identity(smodel, precision, engine, n_crops, onnx_path, dev.type if dev is not None else device)
         done, quarantined = store.open_run(identity, details={"runs": smodel.runs if smodel is not None else {}})
         todo = [it for it in items if it.path not in done]
         skipped = len(items) - len(todo)
@@ -298,12 +314,14 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
             todo = todo[:limit]
         summary = Summary(inputs=len(items), skipped_done=skipped, engine=engine,
                           precision=identity["precision"], batch_size=int(batch_size or 0),
-                          model_version=identity["model_version"],
+                          model_version=identity["model_version"], device=str(dev or device) if smodel else "",
                           model_runs=dict(smodel.runs) if smodel is not None else {},
                           excluded=dict(items.excluded), quarantined=quarantined)
         if engine == "local":
             if smodel is not None:
-                runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads)
+                runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads, device=dev,
+                                     engine_path=engine_path)
+                summary.runtime = getattr(runner, "describe", precision)
             screen_local(todo, smodel, runner, store, batch_size=int(batch_size or 1), shard_size=shard_size,
                          readers=readers, chunk=chunk, n_crops=n_crops, progress=progress, summary=summary,
                          precision=identity["precision"])
@@ -312,7 +330,8 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
 
             screen_ray(todo, model, store, smodel=smodel, precision=precision, batch_size=int(batch_size),
                        chunk=chunk, n_crops=n_crops, address=ray_address, actors=ray_actors, threads=threads,
-                       onnx_path=onnx_path, summary=summary, shard_size=shard_size)
+                       onnx_path=onnx_path, summary=summary, shard_size=shard_size, device=device,
+                       engine_path=engine_path)
         summary.wall_s = time.perf_counter() - t0
         summary.records_per_s = summary.processed / summary.wall_s if summary.wall_s > 0 else 0.0
         if merge and store.shard_files():

@@ -64,7 +64,8 @@ def _read_preprocess(batch: dict, n_crops: int = 3) -> dict:
 class _ScoreActor:
     """Loads the screening model once; scores a batch; returns finished rows (a pyarrow Table)."""
 
-    def __init__(self, runs: list[str], precision: str, threads: int | None, onnx_path: str | None):
+    def __init__(self, runs: list[str], precision: str, threads: int | None, onnx_path: str | None,
+                 device: str = "auto", engine_path: str | None = None):
         import torch
 
         from .model import load_screen_model, make_runner
@@ -74,7 +75,8 @@ class _ScoreActor:
             torch.set_num_threads(int(threads))
         self.model = load_screen_model(runs)  # exactly the runs the driver chose
         self.precision = precision
-        self.runner = make_runner(self.model, precision, onnx_path=onnx_path, threads=threads)
+        self.runner = make_runner(self.model, precision, onnx_path=onnx_path, threads=threads, device=device,
+                                  engine_path=engine_path)
         self.schema = schema(self.model.phenotype_names, self.model.disease_names)
         self.trim = HeapTrimmer()
 
@@ -101,8 +103,11 @@ class _ScoreActor:
 def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, precision: str = "fp32",
                batch_size: int = 16, chunk: int = 16, n_crops: int = 3, address: str | None = None,
                actors: int = 1, threads: int | None = None, onnx_path: Any = None, summary: Any = None,
-               shard_size: int = 1024) -> Any:
-    """Score ``items`` on Ray Data into ``store`` (a ShardStore); fills and returns ``summary``."""
+               shard_size: int = 1024, device: str = "auto", engine_path: Any = None) -> Any:
+    """Score ``items`` on Ray Data into ``store`` (a ShardStore); fills and returns ``summary``.
+    ``device`` is resolved on each actor's node (``auto``: its GPU when Ray gave it one); actors ask
+    Ray for one GPU each unless ``device`` is ``cpu``. ``precision="tensorrt"`` needs ``engine_path``
+    (an engine built for the nodes' GPU model)."""
     import time
     from collections import Counter
 
@@ -124,9 +129,12 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // max(chunk, 1), 1024)))
         ds = ds.map_batches(_read_preprocess, fn_kwargs={"n_crops": n_crops}, batch_size=chunk,
                             batch_format="numpy")
+        gpus = 0 if device == "cpu" or (device == "auto" and not ray.cluster_resources().get("GPU")) else 1
         ds = ds.map_batches(_ScoreActor, fn_constructor_args=(list(smodel.runs.values()), precision, threads,
-                                                              str(onnx_path) if onnx_path else None),
-                            batch_size=batch_size, batch_format="numpy", compute=ActorPoolStrategy(size=actors))
+                                                              str(onnx_path) if onnx_path else None, device,
+                                                              str(engine_path) if engine_path else None),
+                            batch_size=batch_size, batch_format="numpy", compute=ActorPoolStrategy(size=actors),
+                            num_gpus=gpus)
         pending: list[pa.Table] = []
         n = 0
         codes: Counter = Counter()

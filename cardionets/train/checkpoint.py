@@ -61,18 +61,25 @@ def optimizer_from_files(opt: torch.optim.Optimizer, tensors: dict[str, torch.Te
 
 
 # -- RNG --------------------------------------------------------------------------------------
-def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
-    """This process's torch / numpy / python RNG states as (tensors, JSON-able meta)."""
+def rng_state(device: torch.device | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """This process's torch / numpy / python RNG states as (tensors, JSON-able meta); with a CUDA
+    ``device`` also that GPU's generator (dropout and masking draw from it there)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     tensors = {"torch_cpu": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np.asarray(keys, dtype=np.int64))}
+    if device is not None and device.type == "cuda":
+        tensors["torch_cuda"] = torch.cuda.get_rng_state(device)
     py = random.getstate()
     meta = {"numpy": {"kind": kind, "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
             "python": [py[0], list(py[1]), py[2]]}
     return tensors, meta
 
 
-def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict, device: torch.device | None = None) -> None:
+    """Restore :func:`rng_state`; the CUDA generator only when the state has one and ``device`` is CUDA
+    (a run resumed on another kind of device continues with that device's own stream)."""
     torch.set_rng_state(tensors["torch_cpu"])
+    if "torch_cuda" in tensors and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["torch_cuda"], device)
     n = meta["numpy"]
     np.random.set_state((n["kind"], tensors["numpy_keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
                          n["cached_gaussian"]))

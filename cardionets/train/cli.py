@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..device.spec import PRECISIONS, add_device_argument
+
 STAGE_HELP = {
     "pretrain_cmr": "stage 1: masked autoencoding (MAE) of the CMR encoder on cine CMR",
     "pretrain_ecg": "stage 2: ST-MEM masked pretraining of the ECG encoder",
@@ -16,7 +18,10 @@ EPILOG = """Configuration: the preset cardionets/configs/{stage}_<size>.yaml, th
 Outputs in --out: model.safetensors + config.json (the epoch with the best validation loss),
 train_log.csv / eval_log.csv, checkpoints/last/ (resumable), summary.json.
 Re-running with the same --out resumes from checkpoints/last (use --restart to start over).
-Multi-process / multi-node: torchrun --nproc_per_node N -m cardionets {cmd} ... (DDP; gloo on CPU)."""
+Device: --device auto (the default) trains on CUDA when a GPU is visible; precision auto is bf16
+autocast there (fp16 + gradient scaler on GPUs without bf16) and fp32 on the CPU.
+Multi-process / multi-node: torchrun --nproc_per_node N -m cardionets {cmd} ... (DDP: NCCL with one GPU
+per process, cuda:LOCAL_RANK, on CUDA; gloo on CPU)."""
 
 
 def add_common(p: argparse.ArgumentParser, stage: str) -> None:
@@ -31,7 +36,10 @@ def add_common(p: argparse.ArgumentParser, stage: str) -> None:
     g.add_argument("--batch-size", type=int, help="global batch size (split across DDP processes)")
     g.add_argument("--lr", type=float, help="peak learning rate")
     g.add_argument("--seed", type=int, help="random seed (data order, initialisation, masks)")
-    g.add_argument("--precision", choices=["fp32", "bf16"], help="fp32 (default; faster on CPU) or bf16 autocast")
+    add_device_argument(g, default=None, extra_help="default: the config's device, auto")
+    g.add_argument("--precision", choices=list(PRECISIONS),
+                   help="auto (default: bf16 autocast on CUDA, fp16 + gradient scaler on GPUs without bf16, fp32 "
+                        "on CPU), fp32, bf16 (CPU or CUDA autocast) or fp16 (CUDA)")
     g.add_argument("--workers", type=int, help="data-loader worker processes")
     g.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out and start over")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -43,7 +51,8 @@ def build_config(args: argparse.Namespace, stage: str, extra: dict | None = None
 
     over: dict = {}
     for flag, key in (("cohort", "cohort_dir"), ("out", "out_dir"), ("epochs", "epochs"), ("batch_size", "batch_size"),
-                      ("seed", "seed"), ("precision", "precision"), ("workers", "num_workers")):
+                      ("seed", "seed"), ("precision", "precision"), ("workers", "num_workers"),
+                      ("device", "device")):
         val = getattr(args, flag, None)
         if val is not None:
             over[key] = val

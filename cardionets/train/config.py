@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..device.spec import PRECISIONS, parse_device_spec
 from ..errors import InputError
 
 STAGES = ("pretrain_cmr", "pretrain_ecg", "align", "finetune")
@@ -55,7 +56,7 @@ class AlignConfig:
 
 @dataclass
 class FinetuneConfig:
-    task: str = "phenotypes"  # phenotypes | diseases | disease:<CAD|HF|CM|PH> | cm_subtype
+    task: str = "phenotypes"  # phenotypes | diseases | disease:<CAD|HF|CM|PH|PERI> | cm_subtype
     init: str = "scratch"  # scratch | ssl | phen_sup | cardionets | cmr_ref
     init_from: str | None = None  # run directory the encoder comes from (all inits but scratch)
     head_dropout: float = 0.1
@@ -73,7 +74,10 @@ class TrainConfig:
     eval_batch_size: int = 64
     optim: OptimConfig = field(default_factory=OptimConfig)
     encoder: dict[str, Any] = field(default_factory=dict)  # overrides of the encoder preset (dropout, drop_path, ...)
-    precision: str = "fp32"  # fp32 | bf16 (CPU autocast; measured slower than fp32 here, see docs/method.md)
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N (cardionets.device)
+    # auto: bf16 autocast on CUDA (fp16 + gradient scaler on GPUs without bf16), fp32 on the CPU (CPU bf16
+    # autocast measured slower than fp32 here, docs/method.md) | fp32 | bf16 (CPU or CUDA autocast) | fp16 (CUDA)
+    precision: str = "auto"
     patience: int = 0  # early stopping: epochs without a better validation loss (0 = off)
     num_workers: int = 0
     eval_crops: int = 3  # test-time crops per ECG at evaluation (averaged)
@@ -94,8 +98,7 @@ class TrainConfig:
             raise InputError(f"unknown stage {self.stage!r}; stages: {', '.join(STAGES)}")
         if self.size not in SIZES:
             raise InputError(f"unknown model size {self.size!r}; presets: {', '.join(SIZES)}")
-        if self.precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        check_device_precision(self.device, self.precision)
         if self.stage == "finetune" and self.finetune.init not in INITS:
             raise InputError(f"unknown finetune init {self.finetune.init!r}; inits: {', '.join(INITS)}")
         if require_inputs and self.stage == "finetune" and self.finetune.init != "scratch" and not self.finetune.init_from:
@@ -108,6 +111,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_device_precision(device: str, precision: str) -> None:
+    """Spelling checks of the ``device`` and ``precision`` keys (whether the device exists is checked
+    when a stage starts, by :func:`cardionets.device.resolve_device`)."""
+    parse_device_spec(device)
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 def _coerce(value: Any, typ: Any) -> Any:

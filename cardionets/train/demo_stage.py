@@ -17,10 +17,10 @@ def stage_method(ctx):
     if ctx.quick:
         over = {"all": {"encoder": {"width": 32, "depth": 1, "heads": 2}, "epochs": 1, "batch_size": 4,
                         "eval_batch_size": 16, "log_every": 1, "seed": ctx.seed, "patience": 0, "eval_crops": 1,
-                        "mae": {"decoder_width": 32, "decoder_depth": 1}}}
+                        "mae": {"decoder_width": 32, "decoder_depth": 1}, "device": ctx.device}}
         tasks, inits = ("phenotypes",), ("scratch", "cardionets")
     else:
-        over = {"all": {"epochs": 3, "batch_size": 16, "seed": ctx.seed, "patience": 0}}
+        over = {"all": {"epochs": 3, "batch_size": 16, "seed": ctx.seed, "patience": 0, "device": ctx.device}}
         tasks, inits = ("phenotypes", "disease:CM"), ("scratch", "ssl", "phen_sup", "cardionets", "cmr_ref")
     log: list[str] = []
     res = run_pipeline(cohort, d, size="tiny", tasks=tasks, inits=inits, overrides=over, progress=False,

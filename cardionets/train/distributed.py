@@ -1,9 +1,11 @@
 """Distributed data parallel (torchrun) helpers: process group, gathers, rank-aware printing.
 
 ``torchrun --nproc_per_node N -m cardionets.cli align ...`` sets RANK / WORLD_SIZE / LOCAL_RANK;
-:func:`init` then joins the process group (NCCL on CUDA, gloo on CPU). Every process holds the
-full model; the global batch is split evenly across processes (see :mod:`.data`), gradients are
-averaged by DDP, and evaluation outputs are gathered so every process computes the same metrics.
+:func:`init` then joins the process group with the backend of the run's device (NCCL when the
+processes compute on CUDA -- each on ``cuda:LOCAL_RANK``, set as its current device first -- gloo on
+the CPU). Every process holds the full model; the global batch is split evenly across processes (see
+:mod:`.data`), gradients are averaged by DDP, and evaluation outputs are gathered so every process
+computes the same metrics. The small tensors the collectives here reduce live on the same device.
 """
 from __future__ import annotations
 
@@ -29,16 +31,31 @@ class DistInfo:
         return self.world > 1
 
 
-def init(backend: str | None = None) -> DistInfo:
-    """Join the process group described by the torchrun environment variables (no-op without them)."""
+_COLLECTIVE_DEVICE: list[torch.device] = []  # the device of the joined process group's tensors
+
+
+def init(device: torch.device | None = None) -> DistInfo:
+    """Join the process group described by the torchrun environment variables (no-op without them).
+
+    ``device`` is the device this process computes on (:func:`cardionets.device.resolve_device` gives
+    ``cuda:LOCAL_RANK`` under torchrun): CUDA -> NCCL, after making it the current CUDA device;
+    anything else -> gloo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
-        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
-        dist.init_process_group(backend=backend, rank=rank, world_size=world)
+        cuda = device is not None and device.type == "cuda"
+        if cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if cuda else "gloo", rank=rank, world_size=world)
+        _COLLECTIVE_DEVICE[:] = [device] if cuda else []
     return DistInfo(rank=rank, world=world, local_rank=local)
+
+
+def _scalar(x: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A one-element tensor where this process group's collectives run (the GPU under NCCL)."""
+    return torch.tensor([x], dtype=dtype, device=_COLLECTIVE_DEVICE[0] if _COLLECTIVE_DEVICE else None)
 
 
 def info() -> DistInfo:
@@ -85,7 +102,7 @@ def all_reduce_mean(x: float) -> float:
     d = info()
     if not d.enabled:
         return x
-    t = torch.tensor([x], dtype=torch.float64)
+    t = _scalar(x, torch.float64)
     dist.all_reduce(t)
     return float(t.item()) / d.world
 
@@ -95,7 +112,7 @@ def any_true(flag: bool) -> bool:
     d = info()
     if not d.enabled:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
+    t = _scalar(1.0 if flag else 0.0)
     dist.all_reduce(t)
     return bool(t.item() > 0)
 

@@ -3,9 +3,16 @@
 A stage is a :class:`Task` (what the model is, its loss, its evaluation); :func:`fit` does the rest:
 AdamW with decoupled weight decay (none on biases, norms and embeddings), linear warm-up then
 cosine, gradient clipping, optional EMA, per-epoch evaluation on the validation split with early
-stopping (the test split never enters here), optional CPU bf16 autocast, deterministic seeding, a
-clear stop on a non-finite loss, tqdm progress, CSV logs (TensorBoard optional), safetensors
-checkpoints with exact resume, and DDP when launched by torchrun.
+stopping (the test split never enters here), deterministic seeding, a clear stop on a non-finite
+loss, tqdm progress, CSV logs (TensorBoard optional), safetensors checkpoints with exact resume, and
+DDP when launched by torchrun.
+
+Device: ``cfg.device`` / ``cfg.precision`` give one :class:`~cardionets.device.DevicePolicy` per
+run. The task's model (and the tensors it keeps) is put on the device once, after ``setup``
+(:meth:`Task.to`); batches reach the device through the policy's prefetcher (pinned memory and
+non-blocking copies on CUDA); forward passes run under its autocast (bf16 on CUDA, fp16 with a
+gradient scaler on GPUs without bf16); DDP uses NCCL on CUDA and gloo on the CPU. The run's
+``config.json`` and ``fit.json`` record the device, the precision and the op backends that ran.
 """
 from __future__ import annotations
 
@@ -24,7 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device.policy import DevicePolicy, runtime_record
+from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError
+from ..ops.dispatch import backend_usage, usage_since
 from . import distributed as D
 from .checkpoint import load_resume, load_tensors, rng_state, save_model, save_resume, set_rng_state
 from .config import TrainConfig
@@ -35,13 +45,20 @@ log = logging.getLogger("cardionets.train")
 
 
 class Task:
-    """What a stage trains. Subclasses set ``self.model`` in :meth:`setup`."""
+    """What a stage trains. Subclasses set ``self.model`` in :meth:`setup`; :func:`fit` sets
+    ``self.policy`` (the run's device policy) before calling it, so work done in ``setup`` (frozen
+    encoders over a split) can run on the device too."""
 
     name = "task"
     model: torch.nn.Module
+    policy: DevicePolicy | None = None
 
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
         raise NotImplementedError
+
+    def to(self, policy: DevicePolicy) -> None:
+        """Put the model, and any tensor the task indexes with a batch, on the policy's device."""
+        self.model = policy.module(self.model)
 
     def train_loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss of one (per-process) batch; ``model`` may be the DDP wrapper of ``self.model``."""
@@ -78,6 +95,7 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     step_seconds: float = float("nan")
     seconds: float = 0.0
+    runtime: dict = field(default_factory=dict)  # device, precision, DDP, op backends that ran
 
 
 def seed_all(seed: int) -> None:
@@ -97,12 +115,6 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
         skip = p.ndim <= 1 or name.rsplit(".", 1)[-1] in _NO_DECAY
         (no_decay if skip else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def autocast(cfg: TrainConfig):
-    if cfg.precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 class _CSVLog:
@@ -144,15 +156,16 @@ def evaluate(task: Task, model: torch.nn.Module, dataset, cfg: TrainConfig) -> d
     """Gathered evaluation: each process runs its shard; outputs of all shards are concatenated in
     dataset order on every process, and the task computes the metrics of the whole split."""
     d = D.info()
+    policy = task.policy or DevicePolicy.create(cfg.device, cfg.precision)
     model = _unwrap(model)
     was_training = model.training
     model.eval()
     view = IndexedItems(SeededItems(dataset, cfg.seed), shard_indices(len(dataset), d.rank, d.world))
     loader = torch.utils.data.DataLoader(view, batch_size=max(1, cfg.eval_batch_size // d.world), shuffle=False,
-                                         collate_fn=collate, num_workers=cfg.num_workers)
+                                         collate_fn=collate, **policy.loader_kwargs(cfg.num_workers))
     parts: dict[str, list[torch.Tensor]] = {}
-    for batch in loader:
-        with autocast(cfg):
+    for batch in DevicePrefetcher(loader, policy):
+        with policy.autocast():
             out = task.eval_outputs(model, batch)
         out["index"] = batch["index"]
         for k, v in out.items():
@@ -175,7 +188,9 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
     """
     t_start = time.perf_counter()
     cfg.validate()
-    d = D.init()
+    policy = DevicePolicy.create(cfg.device, cfg.precision)
+    d = D.init(policy.device)
+    usage0 = backend_usage()
     run_dir = Path(cfg.out_dir)
     last_dir = run_dir / "checkpoints" / "last"
     if d.main:
@@ -185,10 +200,13 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
     D.barrier()
 
     seed_all(cfg.seed)  # identical model initialisation on every process
+    task.policy = policy
     task.setup(cfg, train_set, val_set)
+    task.to(policy)  # the one move of the model (and the task's tensors) to the device
     model = task.model
     opt = torch.optim.AdamW(param_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=cfg.optim.betas,
                             foreach=True)
+    scaler = policy.grad_scaler()  # fp16 autocast only
     ema = EMA(model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
     steps_per_epoch = len(train_set) // cfg.batch_size
     if steps_per_epoch == 0:
@@ -196,25 +214,30 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
     total_steps = cfg.epochs * steps_per_epoch
     warmup = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
     loop = {"epoch": 0, "step": 0, "batch_in_epoch": 0, "best_val": math.inf, "best_epoch": -1,
-            "bad_epochs": 0, "history": [], "status": "running"}
+            "bad_epochs": 0, "history": [], "status": "running", "grad_scaler": None}
     seed_all(cfg.seed + 7919 * (d.rank + 1))  # per-process stream for dropout / masking
     resumed = False
     if resume == "auto" and last_dir.exists():
         st = load_resume(last_dir, model=model, optimizer=opt, rank=d.rank)
-        loop = st["loop"]
+        loop = {"grad_scaler": None, **st["loop"]}
         if loop["status"] == "paused":
             loop["status"] = "running"
         if ema is not None and st["ema"] is not None:
-            ema.shadow = st["ema"]
+            ema.shadow = policy.to(st["ema"])
+        if scaler is not None and loop["grad_scaler"]:
+            scaler.load_state_dict(loop["grad_scaler"])
         task.load_extra_state(st["extra"])
-        set_rng_state(*st["rng"])
+        set_rng_state(*st["rng"], device=policy.device)
         resumed = True
         log.info("resumed %s at epoch %d step %d", run_dir, loop["epoch"], loop["step"])
     cfg_dict = cfg.to_dict()
 
+    def runtime() -> dict:
+        return runtime_record(policy, backends=usage_since(usage0), world=d.world)
+
     ddp_model = model
     if d.enabled:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(model)
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model, **policy.ddp_kwargs())
 
     train_log = _CSVLog(run_dir / "train_log.csv", loop["step"] if resumed else -1) if d.main else None
     eval_log = _CSVLog(run_dir / "eval_log.csv", loop["epoch"] if resumed else -1, key="epoch") if d.main else None
@@ -227,7 +250,8 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
         tb = SummaryWriter(str(run_dir / "tb"))
 
     def checkpoint() -> None:
-        rngs = D.all_gather_objects(rng_state())
+        rngs = D.all_gather_objects(rng_state(policy.device))
+        loop["grad_scaler"] = scaler.state_dict() if scaler is not None else None
         if d.main:
             save_resume(last_dir, model=model, optimizer=opt, ema=ema.shadow if ema else None, loop_state=loop,
                         config=cfg_dict, rng=rngs, extra=task.extra_state())
@@ -245,25 +269,22 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
                                          world=d.world, start_batch=loop["batch_in_epoch"])
             loader = torch.utils.data.DataLoader(
                 SeededItems(train_set, cfg.seed), batch_sampler=sampler, collate_fn=collate,
-                num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed + epoch))
+                generator=torch.Generator().manual_seed(cfg.seed + epoch), **policy.loader_kwargs(cfg.num_workers))
             bar = _progress(cfg, d, len(sampler), f"{task.name} epoch {epoch + 1}/{cfg.epochs}")
             t_step = time.perf_counter()
-            for batch in loader:
+            for batch in DevicePrefetcher(loader, policy):
                 lr = lr_at(loop["step"], base_lr=cfg.optim.lr, warmup_steps=warmup, total_steps=total_steps,
                            min_lr_ratio=cfg.optim.min_lr_ratio)
                 for g in opt.param_groups:
                     g["lr"] = lr
-                with autocast(cfg):
+                with policy.autocast():
                     loss, logs = task.train_loss(ddp_model, batch)
                 if D.any_true(not bool(torch.isfinite(loss.detach()).all())):
                     raise CardioNetsError(
                         f"{task.name}: non-finite loss at epoch {epoch + 1}, step {loop['step'] + 1} "
                         f"(lr {lr:.3g}); stopping. Lower optim.lr, check the data for NaN/Inf, or use precision fp32.")
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                gnorm = (torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                         if cfg.optim.grad_clip > 0 else torch.tensor(float("nan")))
-                opt.step()
+                gnorm = _backward_step(loss, model, opt, scaler, cfg.optim.grad_clip)
                 if ema is not None:
                     ema.update(model)
                 loop["step"] += 1
@@ -303,7 +324,7 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
                     if d.main:
                         save_model(run_dir, model.state_dict() | _prefixed(task.extra_state()),
                                    {"config": cfg_dict, **task.info(), "epoch": epoch + 1, "step": loop["step"],
-                                    "val": metrics})
+                                    "val": metrics, "runtime": runtime()})
                 else:
                     loop["bad_epochs"] += 1
             row = {"epoch": epoch + 1, "step": loop["step"], **metrics, "best": improved}
@@ -337,11 +358,30 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
     res = FitResult(run_dir=run_dir, status=loop["status"], epochs=loop["epoch"], steps=loop["step"],
                     best_epoch=loop["best_epoch"], best_val=loop["best_val"], history=loop["history"],
                     step_seconds=float(np.median(step_times[1:])) if len(step_times) > 1 else float("nan"),
-                    seconds=time.perf_counter() - t_start)
+                    seconds=time.perf_counter() - t_start, runtime=runtime())
     if d.main:
         (run_dir / "fit.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
                                                       for k, v in res.__dict__.items()}, indent=1, default=str))
     return res
+
+
+def _backward_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                   scaler: "torch.amp.GradScaler | None", grad_clip: float) -> "torch.Tensor | float":
+    """Backward, optional clipping of the global gradient norm, optimiser step (through the fp16
+    gradient scaler when there is one: it skips steps whose gradients overflowed). Returns the
+    gradient norm before clipping (a device tensor, read only when logged; NaN when clipping is off)."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)  # clip the true gradients
+    else:
+        loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else float("nan")
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
+    return gnorm
 
 
 def _prefixed(extra: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

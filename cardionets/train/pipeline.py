@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..device.spec import add_device_argument
 from .config import load_config
 from .stages import run_stage
 
@@ -30,9 +31,11 @@ def _metric(task: str) -> str:
 def run_pipeline(cohort_dir: str | Path, out: str | Path, *, size: str = "tiny",
                  tasks: tuple[str, ...] = ("phenotypes", "disease:CM"), inits: tuple[str, ...] = INITS,
                  overrides: dict[str, dict[str, Any]] | None = None, datasets: dict | None = None,
-                 progress: bool = True, echo=print) -> dict:
+                 progress: bool = True, echo=print,
+                 pretrain: tuple[str, ...] = ("pretrain_cmr", "pretrain_ecg", "align")) -> dict:
     """``overrides``: {stage or "all": {dotted key: value}}; ``datasets``: {modality: (train, val, test)}
-    to bypass ``cohort_dir`` (tests)."""
+    to bypass ``cohort_dir`` (tests); ``pretrain``: the pretraining runs to make (an ECG-only cohort
+    has only ``pretrain_ecg``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = overrides or {}
@@ -56,9 +59,12 @@ def run_pipeline(cohort_dir: str | Path, out: str | Path, *, size: str = "tiny",
                 if res.test else ""))
         return res
 
-    go("pretrain_cmr", "pretrain_cmr")
-    go("pretrain_ecg", "pretrain_ecg")
-    go("align", "align", **{"align.cmr_from": str(out / "pretrain_cmr"), "align.ecg_init_from": str(out / "pretrain_ecg")})
+    if "pretrain_cmr" in pretrain:
+        go("pretrain_cmr", "pretrain_cmr")
+    if "pretrain_ecg" in pretrain:
+        go("pretrain_ecg", "pretrain_ecg")
+    if "align" in pretrain:
+        go("align", "align", **{"align.cmr_from": str(out / "pretrain_cmr"), "align.ecg_init_from": str(out / "pretrain_ecg")})
     sources = {"ssl": out / "pretrain_ecg", "cardionets": out / "align", "cmr_ref": out / "pretrain_cmr"}
     table: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -120,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="STAGE:KEY=VALUE",
                    help="override for one stage (or all:KEY=VALUE), e.g. align:epochs=20")
     p.add_argument("--no-progress", action="store_true")
+    add_device_argument(p)
     a = p.parse_args(argv)
     over: dict[str, dict[str, str]] = {}
     for s in a.set:
         stage, kv = s.split(":", 1) if ":" in s.split("=", 1)[0] else ("all", s)
         k, v = kv.split("=", 1)
         over.setdefault(stage, {})[k] = v
+    over.setdefault("all", {}).setdefault("device", a.device)
     res = run_pipeline(a.cohort, a.out, size=a.size, tasks=tuple(a.tasks.split(",")), inits=tuple(a.inits.split(",")),
                        overrides=over, progress=not a.no_progress)
     print(format_table(res))

@@ -47,6 +47,8 @@ def cohort_datasets(cfg: TrainConfig, modality: str) -> tuple[Any, Any, Any]:
     kw: dict[str, Any] = {"n_crops": cfg.eval_crops}
     if modality in ("paired", "cmr"):
         kw["cmr_cache"] = True
+    if cfg.stage == "align":                  # iterates ECGs, but every subject needs its cine too
+        kw["usable_for"] = "paired"
     ds = cohort.datasets(modality, seed=cfg.seed, **kw)
     return ds["train"], ds["val"], ds["test"]
 

@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.schema import DISEASES
+from ..device.policy import DevicePolicy
+from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
 from ..models import (CMREncoder, ECGEncoder, ECGMaskedAutoencoder, CMRMaskedAutoencoder, ClassificationHead,
                       Predictor, ProjectionHead, RegressionHead, classification_loss, cmr_config, cmr_mae_config,
@@ -27,13 +30,14 @@ from .data import IndexedItems, SeededItems, Subset, collate, shard_indices
 from .loop import Task
 from .metrics import auc, r2_per_column
 
-DISEASE_NAMES = ("CAD", "HF", "CM", "PH")
+DISEASE_NAMES = DISEASES  # the screening targets (one home: cardionets.data.schema)
 
 
-def _item_noise(index: torch.Tensor, shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    """Per-subject masking noise [B, *shape] from seeds (seed, index)."""
-    rows = [torch.rand(shape, generator=torch.Generator().manual_seed(seed * 7_368_787 + int(i))) for i in index]
-    return torch.stack(rows)
+def _item_noise(index: torch.Tensor, shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
+    """Per-subject masking noise [B, *shape] on ``device``, drawn from host generators seeded with
+    (seed, index): the same masks on every device and process layout."""
+    rows = [torch.rand(shape, generator=torch.Generator().manual_seed(seed * 7_368_787 + i)) for i in index.tolist()]
+    return torch.stack(rows).to(device)
 
 
 def _first_crop(ecg: torch.Tensor) -> torch.Tensor:
@@ -79,8 +83,9 @@ class CMRPretrainTask(Task):
         return loss, {}
 
     def eval_outputs(self, model, batch):
-        noise = _item_noise(batch["index"], (self.model.cfg.encoder.num_patches,), self.cfg.seed)
-        loss, _, _ = model(batch["cmr"], noise=noise, per_sample=True)
+        x = batch["cmr"]
+        noise = _item_noise(batch["index"], (self.model.cfg.encoder.num_patches,), self.cfg.seed, x.device)
+        loss, _, _ = model(x, noise=noise, per_sample=True)
         return {"loss": loss}
 
     def eval_metrics(self, out):
@@ -106,7 +111,7 @@ class ECGPretrainTask(Task):
     def eval_outputs(self, model, batch):
         x = _first_crop(batch["ecg"])
         e = self.model.cfg.encoder
-        noise = _item_noise(batch["index"], (x.shape[1], e.num_patches), self.cfg.seed)
+        noise = _item_noise(batch["index"], (x.shape[1], e.num_patches), self.cfg.seed, x.device)
         loss, _, _ = model(x, noise=noise, per_sample=True)
         return {"loss": loss}
 
@@ -138,17 +143,19 @@ class AlignModel(torch.nn.Module):
 
 
 @torch.no_grad()
-def cmr_embeddings(encoder: CMREncoder, dataset, cfg: TrainConfig) -> torch.Tensor:
-    """CLS embeddings [N, D] of every subject (eval mode; sharded over processes, then gathered)."""
+def cmr_embeddings(encoder: CMREncoder, dataset, cfg: TrainConfig, policy: DevicePolicy) -> torch.Tensor:
+    """CLS embeddings [N, D] of every subject, on the host (eval mode, fp32, computed on the policy's
+    device; sharded over processes, then gathered)."""
     d = D.info()
-    encoder.eval()
+    encoder = policy.module(encoder).eval()
     idx = shard_indices(len(dataset), d.rank, d.world)
     loader = torch.utils.data.DataLoader(IndexedItems(SeededItems(dataset, cfg.seed), idx),
-                                         batch_size=cfg.eval_batch_size, collate_fn=collate)
+                                         batch_size=cfg.eval_batch_size, collate_fn=collate,
+                                         **policy.loader_kwargs(cfg.num_workers))
     feats, order = [], []
-    for batch in loader:
-        feats.append(encoder(batch["cmr"]).float())
-        order.append(batch["index"])
+    for batch in DevicePrefetcher(loader, policy):
+        feats.append(encoder(batch["cmr"]).float().cpu())
+        order.append(batch["index"].cpu())
     local = (torch.cat(feats) if feats else torch.zeros(0, encoder.width), torch.cat(order) if order else torch.zeros(0, dtype=torch.long))
     parts = D.all_gather_objects(local)
     f = torch.cat([p[0] for p in parts])
@@ -192,8 +199,8 @@ class AlignTask(Task):
         for p in cmr.parameters():
             p.requires_grad_(False)
         cmr.eval()  # frozen, eval mode: no dropout / drop-path
-        self.cls_train = cmr_embeddings(cmr, cmr_view(train_set), cfg)  # [N_train, Dc] raw CLS
-        self.cls_val = cmr_embeddings(cmr, cmr_view(val_set), cfg)  # [N_val, Dc]
+        self.cls_train = cmr_embeddings(cmr, cmr_view(train_set), cfg, self.policy)  # [N_train, Dc] raw CLS
+        self.cls_val = cmr_embeddings(cmr, cmr_view(val_set), cfg, self.policy)  # [N_val, Dc]
         # Contrastive targets. Frozen ViT embeddings share a large common direction that makes all
         # cosine similarities nearly equal; z-scoring with training-split statistics keeps only the
         # between-subject part. phi below is the PCA of the raw CLS, as in the paper.
@@ -220,6 +227,16 @@ class AlignTask(Task):
 
     def phi(self, cls: torch.Tensor) -> torch.Tensor:
         return (cls - self.pca_mean) @ self.pca_components.T  # [N, P]
+
+    _STATE = ("cls_train", "cls_val", "cmr_train", "cmr_val", "cmr_mean", "cmr_scale", "pca_mean", "pca_components",
+              "phi_train", "phi_val")
+
+    def to(self, policy):
+        """The model and every tensor indexed by a batch (targets, phi) on the device (setup made them
+        on the host: the PCA and the sigma statistics are numpy)."""
+        super().to(policy)
+        for name in self._STATE:
+            setattr(self, name, policy.to(getattr(self, name)))
 
     def loss(self, z_e, z_c, phi):
         from ..ops.weighted_infonce import weighted_infonce
@@ -252,7 +269,7 @@ class AlignTask(Task):
             total += float(self.loss(ze, zc, ph)) * ze.shape[0]
             count += ze.shape[0]
             sim = torch.nn.functional.normalize(ze, dim=-1) @ torch.nn.functional.normalize(zc, dim=-1).T
-            hits += int((sim.argmax(1) == torch.arange(ze.shape[0])).sum())
+            hits += int((sim.argmax(1) == torch.arange(ze.shape[0], device=sim.device)).sum())
         return {"val_loss": total / max(count, 1), "val_top1": hits / max(count, 1)}
 
     def extra_state(self):
@@ -262,7 +279,8 @@ class AlignTask(Task):
 
     def load_extra_state(self, t):
         if "pca_mean" in t:
-            self.pca_mean, self.pca_components = t["pca_mean"], t["pca_components"]
+            dev = self.cls_train.device  # the checkpoint's tensors are on the host
+            self.pca_mean, self.pca_components = t["pca_mean"].to(dev), t["pca_components"].to(dev)
             self.sigma = float(t["sigma"][0])
             self.phi_train, self.phi_val = self.phi(self.cls_train), self.phi(self.cls_val)
 
@@ -366,7 +384,8 @@ class FinetuneTask(Task):
     def _loss(self, out, y):
         if self.kind == "regression":
             return masked_mse(out.float(), y.float())
-        return classification_loss(out.float(), y, self.kind, self.pos_weight)
+        pw = None if self.pos_weight is None else self.pos_weight.to(out.device)
+        return classification_loss(out.float(), y, self.kind, pw)
 
     def train_loss(self, model, batch):
         return self._loss(model(self._input(batch)), self._target(batch)), {}

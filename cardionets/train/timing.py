@@ -1,19 +1,22 @@
-"""Measure training-step time (forward + backward + AdamW) per model, fp32 vs bf16 autocast on CPU.
+"""Measure training-step time (forward + backward + AdamW) per model, fp32 vs bf16 autocast.
 
-    python -m cardionets.train.timing [--batch 32] [--steps 5] [--models ecg_tiny,stmem_tiny,...]
+    python -m cardionets.train.timing [--batch 32] [--steps 5] [--models ecg_tiny,stmem_tiny,...] [--device cpu]
 
 Reports the median wall time and the median process CPU time per step; on a shared machine the
-CPU time is the steadier figure. The numbers in docs/method.md come from here.
+CPU time is the steadier figure. The numbers in docs/method.md come from here (``--device cpu``).
+On CUDA each step ends with a synchronisation, so the wall time is the GPU's.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import time
 
 import torch
+
+from ..device.policy import DevicePolicy
+from ..device.spec import add_device_argument
 
 
 def _models():
@@ -32,27 +35,28 @@ def _models():
     }
 
 
-def step_times(name: str, batch: int, steps: int, precision: str) -> dict:
+def step_times(name: str, batch: int, steps: int, precision: str, device: str = "auto") -> dict:
+    policy = DevicePolicy.create(device, precision)
     build, data = _models()[name]
     torch.manual_seed(0)
-    model = build()
+    model = policy.module(build())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
-    x = data(batch)
+    x = policy.to(data(batch))
     wall, cpu = [], []
     for i in range(steps + 1):
         t0, c0 = time.perf_counter(), time.process_time()
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-        with ctx:
+        with policy.autocast():
             out = model(x)
             loss = out[0] if isinstance(out, tuple) else out.float().square().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
+        policy.synchronize()
         if i:  # the first step warms up allocators and kernels
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
     return {"model": name, "precision": precision, "batch": batch, "wall_s": statistics.median(wall),
-            "cpu_s": statistics.median(cpu), "threads": torch.get_num_threads()}
+            "cpu_s": statistics.median(cpu), "threads": torch.get_num_threads(), "device": str(policy.device)}
 
 
 def main(argv=None) -> int:
@@ -62,14 +66,15 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--models", default="ecg_tiny,stmem_tiny,cmr_mae_tiny,cmr_tiny")
     p.add_argument("--json", action="store_true")
+    add_device_argument(p)
     a = p.parse_args(argv)
-    rows = [step_times(m, a.batch, a.steps, prec) for m in a.models.split(",") for prec in ("fp32", "bf16")]
+    rows = [step_times(m, a.batch, a.steps, prec, a.device) for m in a.models.split(",") for prec in ("fp32", "bf16")]
     if a.json:
         print(json.dumps(rows, indent=1))
     else:
         for r in rows:
             print(f"{r['model']:<14} {r['precision']:<5} batch {r['batch']:>3}: wall {r['wall_s'] * 1e3:8.0f} ms, "
-                  f"cpu {r['cpu_s'] * 1e3:8.0f} ms  ({r['threads']} threads)")
+                  f"cpu {r['cpu_s'] * 1e3:8.0f} ms  ({r['threads']} threads, {r['device']})")
     return 0
 
 

@@ -17,7 +17,7 @@ from cardionets.errors import InputError
 
 
 def test_schema():
-    assert len(PHENOTYPE_NAMES) == 82 and DISEASES == ("CAD", "HF", "CM", "PH")
+    assert len(PHENOTYPE_NAMES) == 82 and DISEASES == ("CAD", "HF", "CM", "PH", "PERI")
 
 
 def test_paired_item_contract(tiny_cohort):
@@ -28,7 +28,7 @@ def test_paired_item_contract(tiny_cohort):
     assert item["ecg"].shape == (12, 2250) and item["ecg"].dtype == torch.float32
     assert item["cmr"].shape == (50, 96, 96) and item["cmr"].dtype == torch.float32
     assert item["cmr"].min() >= -1 and item["cmr"].max() <= 1
-    assert item["phenotypes"].shape == (82,) and item["labels"].shape == (4,)
+    assert item["phenotypes"].shape == (82,) and item["labels"].shape == (5,)
     assert item["cm_subtype"].dtype == torch.int64
     ev = ds["val"][0]["ecg"]
     assert ev.shape == (3, 12, 2250)
@@ -54,12 +54,14 @@ def test_scaler_fitted_on_train_only(tiny_cohort):
 
 def test_labels_date_rule():
     subj = pd.DataFrame({"subject_id": ["a", "b", "c"], "ecg_date": pd.to_datetime(["2016-01-01"] * 3)})
-    diag = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c", "c"],
-                         "icd10": ["I25.2", "I42.1", "I50.9", "I27.0", "I10", "I42.0"],
+    diag = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c", "c", "b", "c", "a"],
+                         "icd10": ["I25.2", "I42.1", "I50.9", "I27.0", "I10", "I42.0", "I30.0", "I31.3", "I33.0"],
                          "date": pd.to_datetime(["2015-01-01", "2016-01-01", "2017-01-01", "2010-05-05",
-                                                 "2000-01-01", "2016-01-02"])})
+                                                 "2000-01-01", "2016-01-02", "2016-02-01", "2015-12-31",
+                                                 "2014-01-01"])})
     lab = disease_labels(subj, diag)
-    assert lab[list(DISEASES)].values.tolist() == [[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+    # PERI is I30-I32: c's effusion (I31.3) counts, b's pericarditis is dated after the ECG, I33 is endocarditis
+    assert lab[list(DISEASES)].values.tolist() == [[1, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]
     assert lab["cm_subtype"].tolist() == [1, -1, -1]      # c's DCM is dated after the ECG
 
 
@@ -100,7 +102,7 @@ def test_manifest_plugs_in_real_layout(tmp_path, real_data):
     m = load_manifest(tmp_path)
     assert m.phenotypes.shape == (2, 82) and np.isnan(m.phenotypes["LVM"]).all()
     item = PairedDataset(tmp_path, mode="eval")[0]
-    assert item["labels"].tolist() == [0, 1, 0, 0]
+    assert item["labels"].tolist() == [0, 1, 0, 0, 0]
     assert item["ecg"].shape == (3, 12, 2250) and item["cmr"].shape == (50, 96, 96)
     assert torch.isnan(item["phenotypes"][1])
 

@@ -10,24 +10,27 @@ from cardionets.data.datasets import Cohort
 from cardionets.data.ecg_features import feature_matrix
 
 
-def _lv_area(frame: np.ndarray, centre: tuple[float, float]) -> int:
-    """Blood-pool area (pixels) of the LV: threshold at 65% of the local blood signal, take the
-    connected component containing the LV centre."""
+def _lv_area(frame: np.ndarray, centre: tuple[float, float], level: float = 0.8) -> int:
+    """Blood-pool area (pixels) of the LV read from the image: threshold at ``level`` x the local
+    blood signal, the connected component containing the LV centre."""
     from scipy import ndimage
 
     r, c = int(round(centre[0])), int(round(centre[1]))
     blood = np.median(frame[r - 2:r + 3, c - 2:c + 3])
-    lab, _ = ndimage.label(frame > 0.65 * blood)
+    lab, _ = ndimage.label(frame > level * blood)
     return int((lab == lab[r, c]).sum()) if lab[r, c] else 0
 
 
 def test_blood_pool_area_tracks_volumes(ukb_cohort):
+    """The LV blood pool read at 80% of the blood signal tracks LVEDV / LVESV; at 65% the component
+    also takes in neighbouring chambers through thin leaflets, the fossa ovalis and partial volume in
+    many subjects, as in real cines (a loose threshold no longer isolates the LV alone)."""
     import nibabel as nib
     from scipy.stats import spearmanr
 
     subj = pd.read_parquet(ukb_cohort / "subjects.parquet")
     ph = pd.read_parquet(ukb_cohort / "phenotypes.parquet")
-    ed, es = [], []
+    ed, es, loose = [], [], []
     for row in subj.itertuples():
         img = np.asarray(nib.load(str(ukb_cohort / row.cmr_path)).dataobj, dtype=np.float32)
         assert img.shape == (96, 96, 1, 50)
@@ -35,10 +38,13 @@ def test_blood_pool_area_tracks_volumes(ukb_cohort):
         centre = (row.cmr_lv_row, row.cmr_lv_col)
         ed.append(_lv_area(cine[0], centre))
         es.append(_lv_area(cine[row.cmr_es_frame], centre))
+        loose.append(_lv_area(cine[0], centre, level=0.65))
     rho_ed = spearmanr(ed, ph["LVEDV"]).statistic
     rho_es = spearmanr(es, ph["LVESV"]).statistic
-    print(f"Spearman blood-pool area vs volume: ED {rho_ed:.3f}, ES {rho_es:.3f}")
-    assert rho_ed >= 0.9 and rho_es >= 0.9
+    flooded = float(np.mean(np.asarray(loose) > 1.3 * np.asarray(ed)))
+    print(f"Spearman blood-pool area vs volume: ED {rho_ed:.3f}, ES {rho_es:.3f}; 65% threshold floods {flooded:.0%}")
+    assert rho_ed >= 0.85 and rho_es >= 0.85
+    assert flooded >= 0.1
 
 
 def test_ecg_features_recover_lv_mass_and_volume_partially(ukb_cohort):
@@ -49,6 +55,10 @@ def test_ecg_features_recover_lv_mass_and_volume_partially(ukb_cohort):
     c = Cohort(ukb_cohort)
     X = feature_matrix(np.asarray(c.ecg_cache()))
     assert np.isfinite(X).all()
+    # winsorised at the 2nd/98th percentile: a bundle branch block (QRS 160 ms) or a premature beat
+    # is a realistic outlier that would otherwise dominate a least-squares fit on 200 subjects
+    lo, hi = np.percentile(X, [2, 98], axis=0)
+    X = np.clip(X, lo, hi)
     X = np.c_[X, np.log(X[:, 4:])]               # voltages enter also as logs
     r2 = {}
     for name in ("LVM", "LVEDV"):

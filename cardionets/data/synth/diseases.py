@@ -9,7 +9,22 @@ Each disease is *prevalent* (diagnosed on/before imaging; counts for labels) or 
 (diagnosed after imaging; the disease process is milder at imaging and the label rule ignores it),
 like UK Biobank's hospital-record diagnoses around the imaging visit.
 ICD-10 codes: CAD I25.2 (old MI) / I25.1 / I20.9; HF I50.0 / I50.9; CM I42.0 (DCM), I42.1/I42.2
-(HCM), I42.5 (RCM); PH I27.0 / I27.2; comorbid codes that do not count: I10, E11.9, I48.9.
+(HCM), I42.5 (RCM); PH I27.0 / I27.2; pericardial disease I30.0 / I30.9 (acute pericarditis),
+I31.1 (chronic constrictive), I31.3 / I31.9 (effusion, other); comorbid codes that do not count:
+I10, E11.9, I48.9 (also set for every subject in AF on the ECG, :mod:`.rhythm`).
+
+Pericardial disease (ICD-10 I30-I32, the fifth screening target) is rare in hospital records:
+acute pericarditis occurs in ~28 per 100,000 per year (Italian urban area, Imazio et al. 2007,
+Circulation 115:2739), hospitalisation for it in 3.3 per 100,000 person-years (Finland, Kyto et al.
+2014, Circulation 130:1601), i.e. ~0.07% over the ~20 years of hospital records before a UK Biobank
+imaging visit; effusion and other pericardial codes (I31) are several times more frequent, so
+~0.25% prevalent I30-I32 is the order of magnitude used here (approximate). A quarter of the
+prevalent cases are in the acute or recurrent phase at imaging (diagnosed in the 6 weeks before;
+recurrence in ~30% within 18 months), showing the ECG stage I signature (diffuse
+concave ST elevation with PR depression; Spodick 2003, JAMA 289:1150) and an effusion rim of
+3-10 mm on the cine; the others are past episodes with a thickened pericardium (3-6 mm, normal
+<= 2 mm; Bogaert & Francone 2009, JCMR 11:14), small residual effusion in some, and flattened T
+waves in some (ECG stage III-IV).
 """
 from __future__ import annotations
 
@@ -22,8 +37,8 @@ from .subjects import Subject
 
 PRESETS: dict[str, dict[str, float]] = {
     # prevalent fractions (label-positive by the date rule)
-    "ukb": {"CAD": 0.054, "HF": 0.006, "DCM": 0.0008, "HCM": 0.0008, "RCM": 0.0004, "PH": 0.003},
-    "enriched": {"CAD": 0.20, "HF": 0.09, "DCM": 0.04, "HCM": 0.035, "RCM": 0.025, "PH": 0.06},
+    "ukb": {"CAD": 0.054, "HF": 0.006, "DCM": 0.0008, "HCM": 0.0008, "RCM": 0.0004, "PH": 0.003, "PERI": 0.0025},
+    "enriched": {"CAD": 0.20, "HF": 0.09, "DCM": 0.04, "HCM": 0.035, "RCM": 0.025, "PH": 0.06, "PERI": 0.06},
 }
 INCIDENT_FRACTION = 0.3   # extra diagnoses dated after imaging, relative to the prevalent rate
 TERRITORIES = {           # AHA segments perfused by each coronary artery (Cerqueira et al. 2002)
@@ -52,6 +67,18 @@ class DiseaseState:
     ph: float = 0.0
     hypertension: bool = False
     lbbb: bool = False
+    # pericardial disease (see sample_pericarditis)
+    peri: float = 0.0                # 0 = none; else inflammation severity 0..1
+    peri_acute: bool = False         # acute / recurrent phase at imaging (ECG stage I, effusion)
+    effusion_mm: float = 0.0         # pericardial effusion rim at end-diastole
+    pericardium_mm: float = 1.5      # pericardial thickness (normal <= 2 mm on CMR)
+    # rhythm and conduction (rhythm.sample_rhythm)
+    af: bool = False
+    rbbb: bool = False
+    lafb: bool = False
+    pac_per_min: float = 0.0
+    pvc_per_min: float = 0.0
+    st_t_nonspecific: bool = False   # minor ST-T changes (flat / low T) not explained by a disease
     diagnoses: list[tuple[str, date]] = field(default_factory=list)
 
 
@@ -119,3 +146,36 @@ def sample_diseases(subject: Subject, rng: np.random.Generator, preset: str = "u
     if rng.random() < 0.02:
         st.diagnoses.append(("I48.9", img - timedelta(days=int(rng.integers(-800, 5000)))))
     return st
+
+
+def sample_pericarditis(subject: Subject, d: DiseaseState, rng: np.random.Generator, preset: str = "ukb") -> None:
+    """Pericardial disease of a subject (module docstring): severity, phase, effusion, thickness and
+    the I30-I32 code with its date."""
+    p = PRESETS[preset]["PERI"]
+    u = rng.random()
+    if u >= p * (1 + INCIDENT_FRACTION):
+        d.effusion_mm = float(max(0.0, rng.normal(0.3, 0.4)))      # physiological pericardial fluid
+        d.pericardium_mm = float(np.clip(rng.normal(1.5, 0.3), 1.0, 2.2))
+        return
+    img = subject.imaging_date
+    prevalent = u < p
+    acute = prevalent and rng.random() < 0.25
+    if acute:
+        when, sev = img - timedelta(days=int(rng.integers(0, 42))), 1.0
+    else:
+        when, sev = _onset(rng, img, prevalent)
+    d.peri = sev * float(rng.uniform(0.5, 1.0))
+    d.peri_acute = bool(acute)
+    if acute:
+        d.effusion_mm = float(rng.uniform(3.0, 10.0))
+        d.pericardium_mm = float(rng.uniform(2.5, 4.5))
+        code = str(rng.choice(["I30.0", "I30.9"]))
+    elif prevalent:
+        d.effusion_mm = float(rng.uniform(0.0, 3.0)) if rng.random() < 0.4 else 0.3
+        d.pericardium_mm = float(rng.uniform(3.0, 6.0))
+        code = str(rng.choice(["I30.9", "I31.1", "I31.3", "I31.9"], p=[0.5, 0.1, 0.25, 0.15]))
+    else:                                        # diagnosed after imaging: a subclinical rim at most
+        d.effusion_mm = float(rng.uniform(0.0, 2.0))
+        d.pericardium_mm = float(rng.uniform(1.5, 3.0))
+        code = str(rng.choice(["I30.0", "I30.9", "I31.3"]))
+    d.diagnoses.append((code, when))

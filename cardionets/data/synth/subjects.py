@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .anatomy import Anatomy
 
 IMAGING_START = date(2014, 5, 1)   # UKB imaging visits began in 2014
 IMAGING_DAYS = 2130                # ... up to early 2020
@@ -30,6 +34,7 @@ class Subject:
     hr: float           # bpm at imaging
     imaging_date: date
     latent: dict[str, float] = field(default_factory=dict)  # standard-normal factors
+    anatomy: "Anatomy | None" = None     # heart orientation, shared by the ECG and the cine (anatomy.py)
 
     @property
     def sex(self) -> str:

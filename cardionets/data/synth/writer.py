@@ -9,7 +9,9 @@ Layout of ``out/``::
     truth.parquet        simulator ground truth (disease severities, MI territory, LBBB, ...)
     ecg/<id>.hea/.dat    WFDB, 12 leads, 500 Hz, 10 s, format 16, 1 uV per count (gain 1000/mV)
     cmr/<id>_la4ch.nii.gz  NIfTI int16 (x, y, 1, t=50), 1.8 mm pixels, frame time in pixdim[4] (ms)
-    cohort.json          preset, seed, n, generator version
+    cohort.json          generator, version (GENERATOR_VERSION), format, preset, seed, n, diseases;
+                         the same document is in subjects.parquet's schema metadata
+                         ("cardionets.cohort")
 
 Subjects, diseases and phenotypes are drawn in the main process (cheap); the ECG and cine of each
 subject are rendered by a pool of worker processes, each subject from its own seed
@@ -25,26 +27,50 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
-from .diseases import PRESETS, DiseaseState, sample_diseases
+from ..schema import DISEASES
+from .anatomy import sample_anatomy
+from .diseases import PRESETS, DiseaseState, sample_diseases, sample_pericarditis
 from .ecg_model import FS, LEADS, simulate_ecg
 from .phenotypes import generate_phenotypes, heart_rate_at_imaging
+from .rhythm import sample_rhythm
 from .subjects import Subject, sample_subject
 
-GENERATOR_VERSION = 2       # 2: anatomical 4-chamber cine renderer (profile tables, crescent RV, valves)
+# 2: anatomical 4-chamber cine renderer (profile tables, crescent RV, valves)
+# 3: the NIfTI affine states the display orientation
+# 4: ECG calibrated to adult normal limits and the real fixtures (QRS loop, rhythm, noise), one
+#    anatomy per subject for ECG and cine, cine with its surroundings, pericardial disease (PERI)
+# 5: 4-chamber anatomy at real size (LV ~90-100 mm at ED, the heart ~14 x 10 cm in the 173 mm
+#    field), bullet LV, normal walls drawn 1.4 x the phenotype, oval atria with pulmonary veins, hinged
+#    mitral / tricuspid leaflets over the cycle, papillary muscle, trabeculation; epicardial fat
+#    with BMI; blood brightest
+GENERATOR_VERSION = 5
+COHORT_FORMAT = 1          # the on-disk layout below (tables, WFDB, NIfTI, cohort.json)
 
 
-def _rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+def _rngs(seed: int, index: int) -> tuple[np.random.Generator, ...]:
+    """Independent streams of one subject: subject/diseases/phenotypes, ECG, cine, and anatomy,
+    rhythm and pericardium (a fourth stream, so adding it left the first three unchanged)."""
     ss = np.random.SeedSequence([int(seed), int(index)])
-    a, b, c = ss.spawn(3)
-    return np.random.default_rng(a), np.random.default_rng(b), np.random.default_rng(c)
+    return tuple(np.random.default_rng(c) for c in ss.spawn(4))
 
 
 def draw_subject(index: int, seed: int, preset: str) -> tuple[Subject, DiseaseState, dict[str, float]]:
-    r_subj, _, _ = _rngs(seed, index)
+    """Subject (with its anatomy), disease state and phenotypes of subject ``index``."""
+    r_subj, _, _, r_extra = _rngs(seed, index)
     s = sample_subject(index, r_subj)
     d = sample_diseases(s, r_subj, preset)
+    sample_pericarditis(s, d, r_extra, preset)
+    sample_rhythm(s, d, r_extra)
+    s.anatomy = sample_anatomy(s, r_extra)
     ph = generate_phenotypes(s, d, r_subj)
     return s, d, ph
+
+
+def cohort_info(cohort_dir: str | Path) -> dict:
+    """The ``cohort.json`` of a cohort directory ({} when absent): generator, version, format, seed,
+    preset, n, diseases; figures cite ``version`` to say which cohort they come from."""
+    p = Path(cohort_dir) / "cohort.json"
+    return json.loads(p.read_text()) if p.is_file() else {}
 
 
 def write_wfdb(path_stem: Path, signal_mv: np.ndarray, fs: int, comments: list[str]) -> None:
@@ -65,11 +91,13 @@ def write_wfdb(path_stem: Path, signal_mv: np.ndarray, fs: int, comments: list[s
 
 
 def write_nifti(path: Path, cine: np.ndarray, spacing: float, frame_ms: float) -> None:
-    """cine int16 [t, rows, cols] -> NIfTI (x=cols, y=rows, 1, t)."""
+    """cine int16 [t, rows, cols] -> NIfTI (x=cols, y=rows, 1, t). The affine states the display
+    layout the renderer draws (columns towards the patient's left, rows towards posterior, RAS
+    axes negated), so cardionets.io.read_cmr's canonical orientation leaves the cine as drawn."""
     import nibabel as nib
 
     data = np.ascontiguousarray(cine.transpose(2, 1, 0)[:, :, None, :])     # [x, y, 1, t]
-    affine = np.diag([spacing, spacing, 8.0, 1.0])
+    affine = np.diag([-spacing, -spacing, 8.0, 1.0])
     img = nib.Nifti1Image(data, affine)
     img.header.set_xyzt_units("mm", "msec")
     img.header["pixdim"][4] = frame_ms
@@ -100,12 +128,12 @@ def render_subject(args: tuple[int, int, str, str]) -> dict:
     index, seed, preset, out = args
     out_dir = Path(out)
     s, d, ph = draw_subject(index, seed, preset)
-    _, r_ecg, r_cmr = _rngs(seed, index)
+    _, r_ecg, r_cmr, _ = _rngs(seed, index)
     hr = heart_rate_at_imaging(s, d)
-    ecg = simulate_ecg(s, d, ph, hr, r_ecg)
+    ecg = simulate_ecg(s, d, ph, hr, s.anatomy, r_ecg)
     ecg_rel = f"ecg/{s.subject_id}"
     write_wfdb(out_dir / ecg_rel, ecg, FS, [f"Age: {int(s.age)}", f"Sex: {s.sex}", "Dx: synthetic"])
-    cine, info = render_cine(ph, d, hr, r_cmr)
+    cine, info = render_cine(ph, d, hr, r_cmr, anatomy=s.anatomy, male=s.male, bmi=s.bmi)
     cmr_rel = f"cmr/{s.subject_id}_la4ch.nii.gz"
     write_nifti(out_dir / cmr_rel, cine, info.spacing, info.frame_ms)
     subj = {"subject_id": s.subject_id, "age": round(s.age, 1), "sex": s.sex, "height": s.height,
@@ -117,6 +145,9 @@ def render_subject(args: tuple[int, int, str, str]) -> dict:
     truth = {k: v for k, v in asdict(d).items() if k != "diagnoses"}
     truth["mi_segments"] = ",".join(map(str, d.mi_segments))
     truth["subject_id"] = s.subject_id
+    truth["anatomy_frontal_deg"] = s.anatomy.frontal_deg
+    truth["anatomy_transverse_deg"] = s.anatomy.transverse_deg
+    truth["cine_angle_deg"] = s.anatomy.cine_angle_deg
     return {"subject": subj, "phenotypes": {"subject_id": s.subject_id, **ph}, "diagnoses": diag, "truth": truth}
 
 
@@ -161,13 +192,26 @@ def write_cohort(out: str | Path, n: int, seed: int = 0, preset: str = "ukb", wo
     diag = pd.DataFrame([x for r in rows for x in r["diagnoses"]], columns=["subject_id", "icd10", "date"])
     diag["date"] = pd.to_datetime(diag["date"])
     truth = pd.DataFrame([r["truth"] for r in rows])
-    subjects.to_parquet(out / "subjects.parquet", index=False)
+    info = {"generator": "cardionets.data.synth", "version": GENERATOR_VERSION, "format": COHORT_FORMAT,
+            "n": n, "seed": seed, "preset": preset, "diseases": list(DISEASES)}
+    _to_parquet_with_info(subjects, out / "subjects.parquet", info)
     phen.to_parquet(out / "phenotypes.parquet", index=False)
     diag.to_parquet(out / "diagnoses.parquet", index=False)
     truth.to_parquet(out / "truth.parquet", index=False)
-    (out / "cohort.json").write_text(json.dumps({"generator": "cardionets.data.synth", "version": GENERATOR_VERSION,
-                                                 "n": n, "seed": seed, "preset": preset}, indent=2))
+    (out / "cohort.json").write_text(json.dumps(info, indent=2))
     return out
+
+
+def _to_parquet_with_info(df, path: Path, info: dict) -> None:
+    """Parquet with the cohort's generator and version in the schema metadata (key
+    ``cardionets.cohort``), so the manifest itself says which cohort it belongs to."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"cardionets.cohort"] = json.dumps(info).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
 
 
 def _progress(it, total: int, enabled: bool):
