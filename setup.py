@@ -4,7 +4,10 @@ The same CMake project also builds ``libcardionets_core.a`` (the C++ library wit
 header under ``csrc/include/cardionets``) and its C++ test programs; see CMakeLists.txt.
 
 Environment knobs:
-  CARDIONETS_PORTABLE=1   compile for a generic x86-64-v2 CPU instead of ``-march=native``
+  CARDIONETS_NATIVE=1     compile for this machine's CPU (``-march=native``; the result may not run on
+                          other CPUs). Default: a portable x86-64-v2 baseline whose hot loops carry
+                          AVX2 and AVX-512 versions chosen at run time (``cardionets info`` names the
+                          one in use; ``CARDIONETS_ISA=avx512|avx2|scalar`` forces one).
   CARDIONETS_BUILD_TYPE   CMake build type (default Release)
   CARDIONETS_BUILD_DIR    where CMake builds (default build/cmake-<python tag>)
 """
@@ -36,13 +39,13 @@ class CMakeBuild(build_ext):
         tag = sysconfig.get_config_var("SOABI") or f"py{sys.version_info[0]}{sys.version_info[1]}"
         build_dir = Path(os.environ.get("CARDIONETS_BUILD_DIR", ROOT / "build" / f"cmake-{tag}"))
         build_dir.mkdir(parents=True, exist_ok=True)
-        portable = os.environ.get("CARDIONETS_PORTABLE", "0") not in ("", "0", "false", "False")
+        native = os.environ.get("CARDIONETS_NATIVE", "0") not in ("", "0", "false", "False", "OFF", "off")
         cfg = os.environ.get("CARDIONETS_BUILD_TYPE", "Release")
         args = [
             f"-DCMAKE_BUILD_TYPE={cfg}",
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-            f"-DCARDIONETS_NATIVE={'OFF' if portable else 'ON'}",
+            f"-DCARDIONETS_NATIVE={'ON' if native else 'OFF'}",
             f"-DCARDIONETS_EXT_OUTPUT={out}",
         ]
         try:

@@ -19,7 +19,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from cardionets import dsp  # noqa: E402
+from cardionets import dsp, native  # noqa: E402
 from cardionets import dsp_reference as ref  # noqa: E402
 
 from cardionets.fixtures import fixture_dir  # noqa: E402
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     report.add(compare(
         f"preprocess {n} records of 12 x {T} @ {FS} Hz -> [N, 3, 12, 2250]", providers,
         reference="scipy float64 reference (1 thread)",
-        params={"records": n, "data": source, "native_build": "cmake Release -O3 -march=native",
+        params={"records": n, "data": source, "native_build": native.load().build_info(), "isa": native.load().isa(),
                 "cpu_s_reference": round(cpu["scipy float64 reference (1 thread)"], 3),
                 "cpu_s_native_1thread": round(cpu["native fused (1 thread)"], 4),
                 "cpu_time_ratio_1thread": round(cpu_ratio, 1),

@@ -18,6 +18,7 @@ back as host numpy / floats.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,6 +30,7 @@ from .device.policy import DevicePolicy
 from .errors import CardioNetsError, InputError
 
 INIT_PRIORITY = ("cardionets", "phen_sup", "ssl", "scratch")
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +38,20 @@ class _Model:
     run_dir: Path
     info: dict
     predictor: Any  # cardionets.models.Predictor
+
+
+def _read_config(run: Path) -> dict:
+    from . import limits
+
+    f = run / "config.json"
+    limits.check(f, "bytes", f.stat().st_size, "config_bytes")
+    try:
+        info = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CardioNetsError(f"{f}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise CardioNetsError(f"{f}: expected a JSON object")
+    return info
 
 
 def _find_runs(path: Path) -> list[Path]:
@@ -83,27 +99,42 @@ class CardioNets:
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str | torch.device | None = "auto",
-                        n_crops: int = 3) -> "CardioNets":
+    def from_pretrained(cls, path: str | Path | Sequence[str | Path], *,
+                        device: str | torch.device | None = "auto", n_crops: int = 3,
+                        strict: bool = False) -> "CardioNets":
         """Load a fine-tuning run directory, or every ECG fine-tuning run under a directory (one
-        model per task, preferring the CardioNets initialisation), plus an align run for encode."""
-        path = Path(path)
-        if not path.exists():
-            raise CardioNetsError(f"{path}: no such directory")
-        chosen: dict[str, tuple[int, Path]] = {}
+        model per task, preferring the CardioNets initialisation), plus an align run for encode.
+        ``path`` may also be a list of such directories. The run chosen for each task is logged; when
+        several runs tie for a task (same initialisation), the first by name is taken with a warning,
+        or, with ``strict``, CardioNetsError lists them (pass the run directories you mean)."""
+        paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+        candidates: dict[str, list[tuple[int, Path]]] = {}
         align_run = None
-        for run in _find_runs(path):
-            info = json.loads((run / "config.json").read_text())
-            stage = info.get("config", {}).get("stage")
-            if stage == "align" and align_run is None:
-                align_run = run
-            if stage != "finetune" or info.get("modality") != "ecg":
-                continue
-            init = info.get("init", "scratch")
-            rank = INIT_PRIORITY.index(init) if init in INIT_PRIORITY else len(INIT_PRIORITY)
-            task = info["task"]
-            if task not in chosen or rank < chosen[task][0]:
-                chosen[task] = (rank, run)
+        for root in paths:
+            if not root.exists():
+                raise CardioNetsError(f"{root}: no such directory")
+            for run in _find_runs(root):
+                info = _read_config(run)
+                stage = info.get("config", {}).get("stage")
+                if stage == "align" and align_run is None:
+                    align_run = run
+                if stage != "finetune" or info.get("modality") != "ecg":
+                    continue
+                init = info.get("init", "scratch")
+                rank = INIT_PRIORITY.index(init) if init in INIT_PRIORITY else len(INIT_PRIORITY)
+                candidates.setdefault(str(info.get("task")), []).append((rank, run))
+        chosen: dict[str, tuple[int, Path]] = {}
+        for task, runs in sorted(candidates.items()):
+            best = min(r for r, _ in runs)
+            tied = [run for r, run in runs if r == best]
+            if len(tied) > 1:
+                msg = (f"{len(tied)} runs for task {task!r} with the same initialisation: "
+                       f"{', '.join(str(r) for r in tied)}")
+                if strict:
+                    raise CardioNetsError(f"{msg}; pass the run directories to use instead of their parent")
+                _log.warning("%s; using %s (first by name)", msg, tied[0])
+            chosen[task] = (best, tied[0])
+            _log.info("model for task %s: %s", task, tied[0])
         models = {}
         for task, (_, run) in chosen.items():
             pred, info = _load_predictor(run)

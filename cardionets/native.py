@@ -51,5 +51,6 @@ def status() -> dict:
         "build": mod.build_info(),
         "compiled_isa": list(mod.compiled_isa()),
         "cpu_features": list(mod.cpu_features()),
+        "isa": mod.isa_report(),
         "threads": mod.num_threads(),
     }

@@ -30,13 +30,27 @@ if not _cuda():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
+def _triton() -> bool:
+    try:
+        import triton  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
 def pytest_collection_modifyitems(config, items):
-    if _cuda():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    """``gpu`` tests need CUDA; ``interpreter`` tests need triton, which has wheels for Linux x86-64
+    only (pyproject's marker): elsewhere both are skipped with the reason."""
+    rules = []
+    if not _cuda():
+        rules.append(("gpu", pytest.mark.skip(reason="needs a CUDA device")))
+    if not _triton():
+        rules.append(("interpreter", pytest.mark.skip(reason="triton is not installed on this platform")))
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        for marker, skip in rules:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

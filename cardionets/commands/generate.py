@@ -4,12 +4,15 @@ Each ECG (any format `cardionets.io.read_ecg` reads) is preprocessed (250 Hz, ba
 embedded by the aligned ECG encoder, decoded by the MAR in --steps iterative steps (cosine schedule,
 random order from --seed, each token sampled by the diffusion head) and by the 3D-VAE. Writes per ECG
 <name>.nii.gz (with the given pixel spacing and frame time), <name>.gif and <name>_strip.png (frames,
-ED and ES marked), plus generation.json with the settings and timings. Many ECGs are generated in
-batches of --batch-size; the same seed, settings and batch size give the same cines."""
+ED and ES marked), plus generation.json with the settings and timings. <name> is the file's stem, or
+its path relative to the inputs' common folder when two inputs share a stem (never overwritten). An
+ECG that cannot be read is reported on stderr and skipped; the exit status is then 1. Many ECGs are
+generated in batches of --batch-size; the same seed, settings and batch size give the same cines."""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -48,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ..device.policy import runtime_record
     from ..dsp import preprocess_ecg
-    from ..errors import InputError
+    from ..errors import InputError, naming
     from ..generate.pipeline import CineGenerator, GenerationSettings
     from ..generate.writers import write_cine_outputs
     from ..io import read_ecg
+    from ..io.naming import output_names
     from ..ops.dispatch import count_backends
 
     paths = [Path(p) for p in args.ecg]
@@ -60,11 +64,20 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         raise InputError("no ECG files given (positional ECG_FILE... or --list FILE)")
     gen = CineGenerator.from_runs(args.model, args.vae, args.align, device=args.device)
-    crops, names = [], []
-    for p in paths:
-        rec = read_ecg(p)
-        crops.append(preprocess_ecg(rec, n_crops=3).signal)  # [3, 12, 2250]
-        names.append(p.name.split(".")[0])
+    crops, names, readable, failed = [], [], [], []
+    for p, name in zip(paths, output_names(paths)):  # names never collide, even for equal stems
+        try:
+            x = preprocess_ecg(read_ecg(p), n_crops=3).signal  # [3, 12, 2250]; [1, 12, 2250] for exactly 9 s
+            crops.append(np.repeat(x, 3, axis=0) if x.shape[0] == 1 else x)  # same crop mean, stacks with the rest
+        except Exception as exc:  # noqa: BLE001 -- report, go on with the next ECG
+            print(f"{p}: error: {naming(exc, p)}", file=sys.stderr)
+            failed.append(str(p))
+            continue
+        names.append(name)
+        readable.append(p)
+    if not crops:
+        raise InputError(f"none of the {len(paths)} ECG file(s) could be read (reasons above)")
+    paths = readable
     settings = GenerationSettings(steps=args.steps, cfg_scale=args.cfg, cfg_schedule=args.cfg_schedule,
                                   temperature=args.temperature, sampling_steps=args.sampling_steps, seed=args.seed,
                                   batch_size=args.batch_size, backend=args.backend)
@@ -78,11 +91,15 @@ def run(args: argparse.Namespace) -> int:
     for name, cine in zip(names, cines):
         written += [str(p) for p in write_cine_outputs(args.out, name, cine, args.spacing, args.frame_ms,
                                                        tuple(args.format))]
-    report = {"ecgs": [str(p) for p in paths], "outputs": written, "settings": settings.__dict__,
-              "seconds": seconds, "seconds_per_cine": seconds / len(paths), "timings_seconds": timings,
-              "frames": frames, "models": {k: gen.info.get(k) for k in ("mar_dir", "vae_dir", "align_dir")},
+    report = {"ecgs": [str(p) for p in paths], "unreadable": failed, "outputs": written,
+              "settings": settings.__dict__, "seconds": seconds, "seconds_per_cine": seconds / len(paths),
+              "timings_seconds": timings, "frames": frames,
+              "models": {k: gen.info.get(k) for k in ("mar_dir", "vae_dir", "align_dir")},
               "runtime": runtime_record(gen.policy, backends=used)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "generation.json").write_text(json.dumps(report, indent=1))
     print(f"{len(paths)} cine(s) in {seconds:.1f} s ({seconds / len(paths):.1f} s per cine) on {gen.device} -> {args.out}")
+    if failed:
+        print(f"generate: {len(failed)} of {len(failed) + len(paths)} ECG file(s) could not be read", file=sys.stderr)
+        return 1
     return 0

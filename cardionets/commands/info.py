@@ -1,7 +1,8 @@
-"""`cardionets info`: versions, native build flags, CPU features, the device commands compute on
-(`--device auto` resolved: CUDA when a GPU is visible) with the precision they would use, and for
-every op which backends can run in this process, why the others cannot, and which one runs the
-op's example inputs on that device (in the spirit of `python -m xformers.info`)."""
+"""`cardionets info`: versions, native build flags, CPU features, the instruction-set path the native
+kernels run (avx512 / avx2 / scalar, and why not the others; CARDIONETS_ISA forces one), the device
+commands compute on (`--device auto` resolved: CUDA when a GPU is visible) with the precision they
+would use, and for every op which backends can run in this process, why the others cannot, and which
+one runs the op's example inputs on that device (in the spirit of `python -m xformers.info`)."""
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,16 @@ def format_text(info: dict) -> str:
     if nat["available"]:
         lines.append(f"native extension: {nat['path']}")
         lines.append(f"  build: {nat['build']}")
-        lines.append(f"  compiled for: {' '.join(nat['compiled_isa']) or 'baseline'}")
+        lines.append(f"  baseline compiled for: {' '.join(nat['compiled_isa']) or 'x86-64'}")
         lines.append(f"  cpu features: {' '.join(nat['cpu_features'])}")
+        isa = nat["isa"]
+        if isa["active"]:
+            lines.append(f"  ISA path: {isa['active']}  ({isa['chosen_by']}; CARDIONETS_ISA=avx512|avx2|scalar forces one)")
+        else:
+            lines.append(f"  ISA path: none: {isa['error']}")
+        for p in isa["paths"]:
+            state = "in use" if p["active"] else "; ".join(p["reasons"])
+            lines.append(f"    {p['path']:<8} {state}")
         lines.append(f"  threads: {nat['threads']}")
     else:
         lines.append(f"native extension: unavailable: {nat['reason']}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .synth.writer import cohort_info
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 REAL_ECG = "ecg/cinc2021/E07506.hea"          # 66-year-old woman, sinus rhythm (CinC 2021, Georgia)
@@ -128,6 +129,12 @@ def _healthy(truth):
     return ok
 
 
+def _generator_tag(cohort_dir: Path) -> str:
+    """' (generator vN)' from the cohort's cohort.json, so a figure names the cohort it shows."""
+    version = cohort_info(cohort_dir).get("version")
+    return f" (generator v{version})" if version is not None else ""
+
+
 def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: str | Path | None = None,
                        n_subjects: int = 3) -> list[Path]:
     """PNGs beside the real fixtures: ECG grids of a healthy subject and a few diseased ones, the
@@ -157,10 +164,10 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: st
         tag = _synthetic_tag(truth.iloc[i]) if truth is not None else ""
         if i == int(phen.LVM.idxmax()):
             tag = f"{tag}, highest LV mass" if tag else "highest LV mass"
-        title = f"synthetic {row.subject_id} ({row.sex}, {row.age:.0f} y; {tag})"
+        title = f"synthetic {row.subject_id} ({row.sex}, {row.age:.0f} y; {tag}){_generator_tag(cohort_dir)}"
         paths.append(plot_ecg_grid(sig, fs, title, out_dir / f"ecg_{row.subject_id}.png"))
         p = phen.iloc[i]
-        cine_rows.append((f"synthetic {row.subject_id}\n{tag}\nEDV {p.LVEDV:.0f} ESV {p.LVESV:.0f} LVM {p.LVM:.0f}",
+        cine_rows.append((f"synthetic {row.subject_id}{_generator_tag(cohort_dir)}\n{tag}\nEDV {p.LVEDV:.0f} ESV {p.LVESV:.0f} LVM {p.LVM:.0f}",
                           read_cmr(cohort_dir / row.cmr_path), int(row.cmr_es_frame)))
     fx = fixtures_or_none(fixtures)
     if fx is not None:
@@ -220,7 +227,8 @@ def plot_real_vs_synthetic(cohort_dir: str | Path, path: Path, fixtures: str | P
     # --- ECG strips -------------------------------------------------------------------------------
     sig, fs = _read_wfdb(cohort_dir / row.ecg_path)
     ax = fig.add_axes([0.03, 0.62, 0.45, 0.34])
-    _strip(ax, sig, fs, ("II", "V1", "V5"), 5.0, f"SYNTHETIC {row.subject_id} ({row.sex}, {row.age:.0f} y, no disease)")
+    _strip(ax, sig, fs, ("II", "V1", "V5"), 5.0,
+           f"SYNTHETIC {row.subject_id} ({row.sex}, {row.age:.0f} y, no disease){_generator_tag(cohort_dir)}")
     if fx is not None and (fx / REAL_ECG).exists():
         rs, rfs = _read_wfdb(fx / REAL_ECG)
         ax = fig.add_axes([0.52, 0.62, 0.45, 0.34])

@@ -46,6 +46,22 @@ def _xml_root(text: str) -> str | None:
     return m.group(2) if m else None
 
 
+def standalone_format(head: bytes, suffix: str = "") -> str | None:
+    """The self-contained format (not WFDB) the first bytes of a file announce, or None: "dicom",
+    "numpy", "npz" (zip, named .npz or without extension), "cardiosoft", "hl7", "sierra", or "xml"
+    for XML with another root element."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if head.startswith(b"\x93NUMPY"):
+        return "numpy"
+    if head.startswith(b"PK\x03\x04") and suffix.lower() in (".npz", ""):
+        return "npz"
+    text = _decode_head(head)
+    if text.lstrip().startswith("<"):
+        return _XML_ROOTS.get(_xml_root(text) or "", "xml")
+    return None
+
+
 def detect_format(path: str | Path) -> str:
     """One of "wfdb", "dicom", "numpy", "npz", "cardiosoft", "hl7", "sierra"; InputError otherwise."""
     p = Path(path)
@@ -56,19 +72,12 @@ def detect_format(path: str | Path) -> str:
     if p.is_file():
         with open(p, "rb") as fh:
             head = fh.read(8192)
-        if len(head) >= 132 and head[128:132] == b"DICM":
-            return "dicom"
-        if head.startswith(b"\x93NUMPY"):
-            return "numpy"
-        if head.startswith(b"PK\x03\x04") and p.suffix.lower() in (".npz", ""):
-            return "npz"
-        text = _decode_head(head)
-        if text.lstrip().startswith("<"):
-            root = _xml_root(text)
-            if root in _XML_ROOTS:
-                return _XML_ROOTS[root]
-            raise InputError(f"{p}: XML with root element <{root}> is not a known ECG format "
-                             f"(known roots: {', '.join(_XML_ROOTS)})")
+        fmt = standalone_format(head, p.suffix)
+        if fmt == "xml":
+            raise InputError(f"{p}: XML with root element <{_xml_root(_decode_head(head))}> is not a known ECG "
+                             f"format (known roots: {', '.join(_XML_ROOTS)})")
+        if fmt is not None:
+            return fmt
     hea = wfdb_header_path(p)
     if hea is not None:
         return "wfdb"

@@ -2,6 +2,11 @@
 
 The format is detected from the file's content (magic bytes, XML root element), the extension
 only breaks ties. Every reader returns an :class:`ECG` with the signal in millivolts.
+
+Error discipline: whatever goes wrong inside a reader -- a malformed file, a limit of
+:mod:`cardionets.limits`, an invalid rate or unit (:mod:`.units`), or an exception of a third-party
+parser (ValueError, UnicodeDecodeError, BadZipFile, pydicom's errors, MemoryError, ...) -- leaves
+:func:`read_ecg` as a :class:`~cardionets.errors.CardioNetsError` whose message names the file.
 """
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import CardioNetsError, InputError, names, naming
 from .leads import STANDARD_LEADS, canonical_lead, to_standard_order
+from .units import check_fs
 
 
 @dataclass
@@ -35,7 +41,7 @@ class ECG:
         if len(self.leads) != self.signal.shape[0]:
             raise InputError(f"{self.path or 'ECG'}: {len(self.leads)} lead names for {self.signal.shape[0]} leads")
         self.leads = [canonical_lead(str(n)) for n in self.leads]
-        self.fs = float(self.fs)
+        self.fs = check_fs(self.fs, self.path or "ECG")
 
     @property
     def n_leads(self) -> int:
@@ -69,12 +75,24 @@ def read_ecg(path: str | Path, *, format: str | None = None, fs: float | None = 
 
     WFDB records may be named by header (``rec.hea``), signal file (``rec.dat`` / CinC ``rec.mat``)
     or record name. ``fs`` and ``leads`` only apply to ``.npy`` / ``.npz`` arrays, which may not
-    carry them. Errors are :class:`~cardionets.errors.InputError` naming the file and the problem.
+    carry them. Every failure is a :class:`~cardionets.errors.CardioNetsError` naming the file
+    (:class:`~cardionets.errors.LimitExceeded` for the limits of :mod:`cardionets.limits`).
     """
-    from .detect import detect_format
-    from . import readers
-
     p = Path(path)
+    try:
+        return _read(p, format, fs, leads)
+    except CardioNetsError as exc:
+        if names(exc, p):
+            raise
+        raise naming(exc, p) from exc  # (no local holds the new error: that would be a frame cycle)
+    except Exception as exc:  # noqa: BLE001 -- the one place third-party parser errors become ours
+        raise naming(exc, p) from exc
+
+
+def _read(p: Path, format: str | None, fs: float | None, leads: list[str] | None) -> ECG:
+    from . import readers
+    from .detect import detect_format
+
     fmt = format or detect_format(p)
     reader = readers.READERS.get(fmt)
     if reader is None:

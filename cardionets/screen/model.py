@@ -42,6 +42,7 @@ class ScreenModel(nn.Module):
         self.register_buffer("phen_mean", torch.as_tensor(np.asarray(phen_mean, np.float32)))
         self.register_buffer("phen_std", torch.as_tensor(np.asarray(phen_std, np.float32)))
         self.phenotype_names, self.disease_names, self.version = list(phenotype_names), list(disease_names), version
+        self.runs: dict[str, str] = {}  # task -> run directory it was loaded from
 
     @staticmethod
     def _avg(pred: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -85,12 +86,14 @@ def model_version(runs: list[Path]) -> str:
     return h.hexdigest()[:12]
 
 
-def load_screen_model(path: str | Path) -> ScreenModel:
-    """Build the ScreenModel from a run directory or a directory of runs (see CardioNets.from_pretrained),
-    on the host (a runner puts it on its device)."""
+def load_screen_model(path: str | Path | list[str | Path], *, strict: bool = True) -> ScreenModel:
+    """Build the ScreenModel from a run directory, a directory of runs, or a list of them (see
+    CardioNets.from_pretrained), on the host (a runner puts it on its device). ``strict``: refuse a
+    directory holding several runs for one task rather than pick one by name. ``model.runs`` says
+    which run serves each task."""
     from ..api import CardioNets
 
-    cn = CardioNets.from_pretrained(path, device=None)
+    cn = CardioNets.from_pretrained(path, device=None, strict=strict)
     phen, mean, std, names = None, np.zeros(0), np.zeros(0), []
     dis: list[tuple[nn.Module, list[int]]] = []
     disease_names: list[str] = []
@@ -121,7 +124,34 @@ def load_screen_model(path: str | Path) -> ScreenModel:
     if phen is None and not dis:
         raise CardioNetsError(f"{path}: no fine-tuned ECG phenotype or disease model found")
     runs = [m.run_dir for m in cn.models.values()]
-    return ScreenModel(phen, mean, std, dis, names, disease_names, model_version(runs)).eval()
+    model = ScreenModel(phen, mean, std, dis, names, disease_names, model_version(runs)).eval()
+    model.runs = {task: str(m.run_dir) for task, m in sorted(cn.models.items())}
+    return model
+
+
+def score_isolated(runner: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], crops: list[np.ndarray],
+                   n_phen: int, n_dis: int) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """Score records [n_crops, 12, 2250] as one batch -> (phenotypes [N, P], probabilities [N, D], errors).
+    If the batch fails (stacking, the model, an output of the wrong shape), every record is scored
+    alone, so a failure is only ever the failing record's. Non-finite outputs are that record's error."""
+    n = len(crops)
+    phen = np.full((n, n_phen), np.nan, np.float32)
+    prob = np.full((n, n_dis), np.nan, np.float32)
+    errors: list[str | None] = [None] * n
+    try:
+        p, d = runner(np.stack(crops))
+        phen[:], prob[:] = np.asarray(p, np.float32).reshape(n, n_phen), np.asarray(d, np.float32).reshape(n, n_dis)
+    except Exception as exc:  # noqa: BLE001 -- isolate: one record at a time
+        if n == 1:
+            errors[0] = f"model: {type(exc).__name__}: {str(exc)[:400]}"
+            return phen, prob, errors
+        for i in range(n):
+            phen[i:i + 1], prob[i:i + 1], errors[i:i + 1] = score_isolated(runner, crops[i:i + 1], n_phen, n_dis)
+        return phen, prob, errors
+    bad = ~(np.isfinite(phen).all(1) & np.isfinite(prob).all(1))
+    for i in np.flatnonzero(bad):
+        errors[i] = "model: non-finite output"
+    return phen, prob, errors
 
 
 def reference_outputs(model: ScreenModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,4 +211,4 @@ def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str |
 
 
 __all__ = ["PRECISIONS", "ScreenModel", "load_screen_model", "make_runner", "model_version", "quantize_int8",
-           "reference_outputs"]
+           "reference_outputs", "score_isolated"]

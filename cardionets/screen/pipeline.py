@@ -8,12 +8,18 @@
 
 Both queues are bounded, so memory is flat in the number of inputs (at most ``queue_chunks`` chunks
 of preprocessed crops, one batch and two shards of rows in flight). Native reading / preprocessing and
-torch release the GIL, so the stages overlap on threads. Every item yields exactly one row; a run
-with the same ``out`` skips what the committed shards already hold (see :mod:`.shards`).
+torch release the GIL, so the stages overlap on threads. Every item yields exactly one row, whatever
+fails: reading and preprocessing are per record (records.py), and a batch the model cannot score is
+scored record by record (model.score_isolated). With no model (``model=None``, ``--preprocess-only``)
+rows carry the read and quality results only.
+
+:func:`screen` holds the output directory's lock for the whole run, checks the run manifest against
+what is already there, and skips what the verified shards hold (see :mod:`.shards`).
 """
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -22,13 +28,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
+from .. import __version__
+from ..errors import CardioNetsError
 from .inputs import Item, expand_inputs
+from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
 from .shards import ShardStore, rows_table, schema
 
 _END = object()
+log = logging.getLogger(__name__)
 GPU_BATCH = 64  # default records per model batch on a GPU (the TensorRT profile's largest batch)
 
 
@@ -52,15 +60,22 @@ class Summary:
     device: str = ""   # where the model ran (--device resolved)
     runtime: str = ""  # what ran it: torch, ONNX Runtime with its providers, or a TensorRT engine
     model_version: str = ""
+    model_runs: dict[str, str] = field(default_factory=dict)  # task -> run directory
+    excluded: dict[str, int] = field(default_factory=dict)  # inputs skipped by rule (hidden, the output dir)
+    quarantined: list[str] = field(default_factory=list)  # damaged shards moved aside (records redone)
     merged: str | None = None
 
     def text(self) -> str:
         errs = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
+        excl = ", ".join(f"{k} {v}" for k, v in sorted(self.excluded.items()))
         return (f"screened {self.processed} record(s) in {self.wall_s:.1f} s ({self.records_per_s:.1f} records/s); "
                 f"{self.skipped_done} already done; ok {self.ok} (with non-fatal quality flags {self.ok_with_flags}); "
                 f"errors: {errs}; time read+preprocess {self.read_preprocess_s:.1f} s (reader threads), "
                 f"model {self.model_s:.1f} s (batches of {self.batch_size}), write {self.write_s:.1f} s; "
                 f"{self.shards_written} shard(s); model: {self.runtime or self.precision}"
+                + (f"; not inputs by rule: {excl}" if excl else "")
+                + (f"; quarantined {len(self.quarantined)} damaged shard(s), their records redone"
+                   if self.quarantined else "")
                 + (f"; merged -> {self.merged}" if self.merged else ""))
 
     def tally(self, table: Any, codes: Counter) -> None:
@@ -125,12 +140,17 @@ def _writer(in_q: queue.Queue, store: ShardStore, summary: Summary, failure: lis
 
 def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, *, batch_size: int = 16,
                  shard_size: int = 1024, readers: int = 1, chunk: int = 16, n_crops: int = 3, queue_chunks: int = 4,
-                 progress: bool = True, summary: Summary | None = None) -> Summary:
-    """Score ``items`` (already filtered for resume) into committed shards of ``store``."""
+                 progress: bool = True, summary: Summary | None = None, precision: str = "fp32") -> Summary:
+    """Score ``items`` (already filtered for resume) into committed shards of ``store``; ``model`` None
+    writes the read and quality results only."""
     from tqdm import tqdm
 
+    from .model import score_isolated
+
     summary = summary or Summary()
-    sch = schema(model.phenotype_names, model.disease_names)
+    phen_names, dis_names = (model.phenotype_names, model.disease_names) if model is not None else ([], [])
+    version = model.version if model is not None else "none"
+    sch = schema(phen_names, dis_names)
     chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
     load_q: queue.Queue = queue.Queue(maxsize=max(1, queue_chunks))
     write_q: queue.Queue = queue.Queue(maxsize=2)
@@ -150,8 +170,11 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
     n_rows = 0
     codes: Counter = Counter()
 
+    trim = HeapTrimmer()
+
     def emit(table) -> None:
         nonlocal n_rows
+        trim()  # keeps the resident memory at the live set (see .memory)
         tables.append(table)
         n_rows += table.num_rows
         summary.tally(table, codes)
@@ -174,18 +197,9 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
 
     def run_batch(batch: list[Loaded]) -> None:
         t0 = time.perf_counter()
-        x = np.stack([b.crops for b in batch])  # [B, n_crops, 12, 2250]
-        errors: list[str | None] = [None] * len(batch)
-        try:
-            phen, prob = runner(x)
-            finite = np.isfinite(phen).all(1) & np.isfinite(prob).all(1)
-            for i in np.flatnonzero(~finite):
-                errors[i] = "model: non-finite output"
-        except Exception as exc:  # noqa: BLE001 -- the batch's records get the reason
-            phen = prob = None
-            errors = [f"model: {type(exc).__name__}: {exc}"] * len(batch)
+        phen, prob, errors = score_isolated(runner, [b.crops for b in batch], len(phen_names), len(dis_names))
         summary.model_s += time.perf_counter() - t0
-        emit(rows_table(batch, phen, prob, sch=sch, version=model.version, errors=errors))
+        emit(rows_table(batch, phen, prob, sch=sch, version=version, precision=precision, errors=errors))
 
     finished = 0
     try:
@@ -194,10 +208,13 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
             if got is _END:
                 finished += 1
                 continue
+            if model is None:  # preprocess-only: every record is a finished row
+                emit(rows_table(got, None, None, sch=sch, version=version, precision=precision))
+                continue
             bad = [x for x in got if x.error is not None]
             pending += [x for x in got if x.error is None]
             if bad:
-                emit(rows_table(bad, None, None, sch=sch, version=model.version))
+                emit(rows_table(bad, None, None, sch=sch, version=version, precision=precision))
             while len(pending) >= batch_size:
                 run_batch(pending[:batch_size])
                 pending = pending[batch_size:]
@@ -218,73 +235,109 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
     return summary
 
 
-def screen(inputs: Sequence[str | Path], model: str | Path, out: str | Path, *, engine: str = "local",
-           precision: str = "fp32", batch_size: int | None = None, shard_size: int = 1024, readers: int = 1,
-           threads: int | None = None, chunk: int = 16, n_crops: int = 3, merge: bool = False,
+def run_identity(model: Any, precision: str, engine: str, n_crops: int, onnx_path: str | Path | None,
+                 device: str = "cpu") -> dict:
+    """What a run's rows depend on; a resume must match it exactly (shards.ShardStore.open_run):
+    model version, precision, engine, the kind of device the model runs on, preprocessing, the
+    cardionets version, and the ONNX file's hash with ``precision="onnx"``."""
+    from .. import dsp
+
+    ident = {"model_version": model.version if model is not None else "none",
+             "precision": precision if model is not None else "none", "engine": engine,
+             "device": str(device) if model is not None else "none",
+             "preprocessing": {"fs": dsp.FS_OUT, "crop_len": dsp.CROP_LEN, "n_crops": int(n_crops), "crops": "eval"},
+             "cardionets": __version__}
+    if model is not None and precision == "onnx" and onnx_path is not None:
+        import hashlib
+
+        ident["onnx_sha256"] = hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
+    return ident
+
+
+def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path] | None, out: str | Path, *,
+           engine: str = "local", precision: str = "fp32", batch_size: int | None = None, shard_size: int = 1024,
+           readers: int = 1, threads: int | None = None, chunk: int = 16, n_crops: int = 3, merge: bool = False,
            onnx_path: str | Path | None = None, progress: bool = True, limit: int | None = None,
            ray_address: str | None = None, ray_actors: int = 1, device: str = "auto",
-           engine_path: str | Path | None = None) -> Summary:
-    """Screen every record of ``inputs`` with the model at ``model`` into the Parquet dataset ``out``.
+           engine_path: str | Path | None = None, include_hidden: bool = False) -> Summary:
+    """Screen every input file of ``inputs`` with the model at ``model`` into the Parquet dataset ``out``.
 
-    ``device`` (auto | cpu | cuda[:N]) is where the model runs. ``precision="tensorrt"`` runs the engine
-    ``engine_path``, or one built into ``out`` (:func:`.engines.engine_for`) when none is given.
+    ``model``: a run directory, a directory of runs (one per task; several for one task is an error)
+    or a list of run directories; None reads and preprocesses only (quality rows, no predictions).
+    ``device`` (auto | cpu | cuda[:N]) is where the model runs. ``precision="onnx"`` / ``"tensorrt"``
+    run ``onnx_path`` / ``engine_path``, or one exported / built into ``out`` when none is given.
     ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`),
-    or 64 records on a GPU.
-    Resumable: records already in ``out`` are skipped. Returns the run's :class:`Summary` (also written
-    to ``out/summary.json``).
+    or 64 records on a GPU. Resumable: records already in ``out`` are skipped, provided ``out`` was
+    written with the same run manifest (:func:`run_identity`; else OutputInUse). ``out`` is locked for
+    the run's duration. Returns the run's :class:`Summary` (also written to ``out/summary.json``).
     """
-    import torch
-
-    from ..device.policy import resolve_device
-    from .batching import auto_batch_size
-    from .model import load_screen_model, make_runner
-
     t0 = time.perf_counter()
-    if threads:
-        torch.set_num_threads(int(threads))
-    items = expand_inputs(inputs)
-    store = ShardStore(out)
-    done = store.done_paths()
-    todo = [it for it in items if it.path not in done]
-    if limit is not None:
-        todo = todo[:limit]
-    smodel = load_screen_model(model)
-    dev = resolve_device(device) if engine == "local" else None  # Ray actors resolve it on their nodes
-    if precision == "tensorrt" and engine_path is None and dev is not None:
-        from .engines import engine_for
-
-        engine_path = engine_for(smodel, out, dev, n_crops=n_crops)
-    if batch_size is None:
-        batch_size = GPU_BATCH if dev is not None and dev.type == "cuda" else auto_batch_size(smodel, n_crops)
-    elif int(batch_size) < 1:
-        from ..errors import CardioNetsError
-
-        raise CardioNetsError(f"batch_size must be >= 1, got {batch_size}")
-    summary = Summary(inputs=len(items), skipped_done=len(items) - len([it for it in items if it.path not in done]),
-                      engine=engine, precision=precision, batch_size=int(batch_size),
-                      model_version=smodel.version, device=str(dev or device))
-    if engine == "local":
-        runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads, device=dev,
-                             engine_path=engine_path)
-        summary.runtime = getattr(runner, "describe", precision)
-        screen_local(todo, smodel, runner, store, batch_size=batch_size, shard_size=shard_size, readers=readers,
-                     chunk=chunk, n_crops=n_crops, progress=progress, summary=summary)
-    elif engine == "ray":
-        from .ray_engine import screen_ray
-
-        screen_ray(todo, model, store, smodel=smodel, precision=precision, batch_size=batch_size, chunk=chunk,
-                   n_crops=n_crops, address=ray_address, actors=ray_actors, threads=threads, onnx_path=onnx_path,
-                   summary=summary, device=device, engine_path=engine_path)
-    else:
-        from ..errors import CardioNetsError
-
+    if engine not in ("local", "ray"):
         raise CardioNetsError(f"unknown engine {engine!r}; choose 'local' or 'ray'")
-    summary.wall_s = time.perf_counter() - t0
-    summary.records_per_s = summary.processed / summary.wall_s if summary.wall_s > 0 else 0.0
-    if merge and store.shard_files():
-        summary.merged = str(store.merge())
-    (Path(out) / "summary.json").write_text(json.dumps(asdict(summary), indent=1))
+    if batch_size is not None and int(batch_size) < 1:
+        raise CardioNetsError(f"batch_size must be >= 1, got {batch_size}")
+    if model is None and engine != "local":
+        raise CardioNetsError("preprocess-only screening runs on the local engine")
+    with ShardStore(out) as store:
+        items = expand_inputs(inputs, out=out, include_hidden=include_hidden)
+        smodel = runner = dev = None
+        if model is not None:
+            import torch
+
+            from ..device.policy import resolve_device
+            from .batching import auto_batch_size
+            from .model import load_screen_model, make_runner
+
+            if threads:
+                torch.set_num_threads(int(threads))
+            smodel = load_screen_model(model)
+            for task, run_dir in smodel.runs.items():
+                log.info("model for %s: %s", task, run_dir)
+            dev = resolve_device(device) if engine == "local" else None  # Ray actors resolve it on their nodes
+            if batch_size is None:
+                batch_size = GPU_BATCH if dev is not None and dev.type == "cuda" else auto_batch_size(smodel, n_crops)
+            if precision == "onnx" and onnx_path is None:
+                onnx_path = Path(out) / "model.onnx"
+                if not onnx_path.exists():
+                    from ..export.onnx import export_onnx
+
+                    export_onnx(smodel, onnx_path, n_crops=n_crops)
+            if precision == "tensorrt" and engine_path is None and dev is not None:
+                from .engines import engine_for
+
+                engine_path = engine_for(smodel, out, dev, n_crops=n_crops)
+        identity = run_identity(smodel, precision, engine, n_crops, onnx_path, dev.type if dev is not None else device)
+        done, quarantined = store.open_run(identity, details={"runs": smodel.runs if smodel is not None else {}})
+        todo = [it for it in items if it.path not in done]
+        skipped = len(items) - len(todo)
+        if limit is not None:
+            todo = todo[:limit]
+        summary = Summary(inputs=len(items), skipped_done=skipped, engine=engine,
+                          precision=identity["precision"], batch_size=int(batch_size or 0),
+                          model_version=identity["model_version"], device=str(dev or device) if smodel else "",
+                          model_runs=dict(smodel.runs) if smodel is not None else {},
+                          excluded=dict(items.excluded), quarantined=quarantined)
+        if engine == "local":
+            if smodel is not None:
+                runner = make_runner(smodel, precision, onnx_path=onnx_path, threads=threads, device=dev,
+                                     engine_path=engine_path)
+                summary.runtime = getattr(runner, "describe", precision)
+            screen_local(todo, smodel, runner, store, batch_size=int(batch_size or 1), shard_size=shard_size,
+                         readers=readers, chunk=chunk, n_crops=n_crops, progress=progress, summary=summary,
+                         precision=identity["precision"])
+        else:
+            from .ray_engine import screen_ray
+
+            screen_ray(todo, model, store, smodel=smodel, precision=precision, batch_size=int(batch_size),
+                       chunk=chunk, n_crops=n_crops, address=ray_address, actors=ray_actors, threads=threads,
+                       onnx_path=onnx_path, summary=summary, shard_size=shard_size, device=device,
+                       engine_path=engine_path)
+        summary.wall_s = time.perf_counter() - t0
+        summary.records_per_s = summary.processed / summary.wall_s if summary.wall_s > 0 else 0.0
+        if merge and store.shard_files():
+            summary.merged = str(store.merge())
+        (Path(out) / "summary.json").write_text(json.dumps(asdict(summary), indent=1))
     return summary
 
 
-__all__ = ["Summary", "screen", "screen_local"]
+__all__ = ["Summary", "run_identity", "screen", "screen_local"]

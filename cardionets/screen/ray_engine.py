@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable
 from .inputs import Item
+from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
 
 
@@ -45,7 +46,7 @@ def _to_loaded(batch: dict) -> list[Loaded]:
 
 def _read_preprocess(batch: dict, n_crops: int = 3) -> dict:
     """Read + preprocess one block of items (stateless; runs as Ray tasks)."""
-    items = [Item(str(r), str(p)) for r, p in zip(batch["record_id"], batch["path"])]
+    items = [Item(str(r), str(p), str(e) or None) for r, p, e in zip(batch["record_id"], batch["path"], batch["input_error"])]
     loaded = load_chunk(items, n_crops=n_crops, threads=1)
     crops = np.zeros((len(loaded), n_crops, 12, 2250), np.float32)
     for i, x in enumerate(loaded):
@@ -63,7 +64,7 @@ def _read_preprocess(batch: dict, n_crops: int = 3) -> dict:
 class _ScoreActor:
     """Loads the screening model once; scores a batch; returns finished rows (a pyarrow Table)."""
 
-    def __init__(self, model_dir: str, precision: str, threads: int | None, onnx_path: str | None,
+    def __init__(self, runs: list[str], precision: str, threads: int | None, onnx_path: str | None,
                  device: str = "auto", engine_path: str | None = None):
         import torch
 
@@ -72,14 +73,18 @@ class _ScoreActor:
 
         if threads:
             torch.set_num_threads(int(threads))
-        self.model = load_screen_model(model_dir)
+        self.model = load_screen_model(runs)  # exactly the runs the driver chose
+        self.precision = precision
         self.runner = make_runner(self.model, precision, onnx_path=onnx_path, threads=threads, device=device,
                                   engine_path=engine_path)
         self.schema = schema(self.model.phenotype_names, self.model.disease_names)
+        self.trim = HeapTrimmer()
 
     def __call__(self, batch: dict) -> Any:
+        from .model import score_isolated
         from .shards import rows_table
 
+        self.trim()
         loaded = _to_loaded(batch)
         ok = [i for i, x in enumerate(loaded) if x.error is None]
         P, D = len(self.model.phenotype_names), len(self.model.disease_names)
@@ -87,16 +92,12 @@ class _ScoreActor:
         prob = np.full((len(loaded), D), np.nan, np.float32)
         errors: list[str | None] = [None] * len(loaded)
         if ok:
-            try:
-                p, d = self.runner(np.stack([loaded[i].crops for i in ok]))
-                phen[ok], prob[ok] = p, d
-                for j, i in enumerate(ok):
-                    if not (np.isfinite(p[j]).all() and np.isfinite(d[j]).all()):
-                        errors[i] = "model: non-finite output"
-            except Exception as exc:  # noqa: BLE001
-                for i in ok:
-                    errors[i] = f"model: {type(exc).__name__}: {exc}"
-        return rows_table(loaded, phen, prob, sch=self.schema, version=self.model.version, errors=errors)
+            p, d, e = score_isolated(self.runner, [loaded[i].crops for i in ok], P, D)
+            phen[ok], prob[ok] = p, d
+            for j, i in enumerate(ok):
+                errors[i] = e[j]
+        return rows_table(loaded, phen, prob, sch=self.schema, version=self.model.version, precision=self.precision,
+                          errors=errors)
 
 
 def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, precision: str = "fp32",
@@ -124,12 +125,12 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
         from ray.data import ActorPoolStrategy
 
         t0 = time.perf_counter()
-        rows = [{"record_id": it.record_id, "path": it.path} for it in items]
+        rows = [{"record_id": it.record_id, "path": it.path, "input_error": it.error or ""} for it in items]
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // max(chunk, 1), 1024)))
         ds = ds.map_batches(_read_preprocess, fn_kwargs={"n_crops": n_crops}, batch_size=chunk,
                             batch_format="numpy")
         gpus = 0 if device == "cpu" or (device == "auto" and not ray.cluster_resources().get("GPU")) else 1
-        ds = ds.map_batches(_ScoreActor, fn_constructor_args=(str(model_dir), precision, threads,
+        ds = ds.map_batches(_ScoreActor, fn_constructor_args=(list(smodel.runs.values()), precision, threads,
                                                               str(onnx_path) if onnx_path else None, device,
                                                               str(engine_path) if engine_path else None),
                             batch_size=batch_size, batch_format="numpy", compute=ActorPoolStrategy(size=actors),

@@ -1,28 +1,34 @@
 """Read + preprocess a chunk of screening items; every failure becomes an error reason, never an exception.
 
 The stage the local pipeline's reader threads and the Ray engine's read task both run. WFDB
-records of a chunk are read together by the native parallel reader (GIL released); other formats go
-through :func:`cardionets.io.read_ecg` (content detection). Preprocessing is the native fused pipeline
-(:func:`cardionets.dsp.preprocess`, eval crops) with its quality flags: a fatal flag is an error row
-(``quality: <flags>``), non-fatal flags are reported beside the prediction.
+records of a chunk are read together by the native parallel reader (GIL released; each record is
+checked and read on its own, so one bad header never touches the others); other formats go
+through :func:`cardionets.io.read_ecg` (content detection). Preprocessing is the native fused
+pipeline (:func:`cardionets.dsp.preprocess`, eval crops) with its quality flags: a fatal flag is an
+error row (``quality: <flags>``), non-fatal flags are reported beside the prediction.
+
+Every scoreable record leaves here with exactly ``n_crops`` crops of [12, 2250]: a record of exactly
+9 s has one crop, which is repeated (the model averages over crops, so the scores are the single
+crop's); any other count is an error row. The model stage can therefore batch any records together.
 
 Error reasons start with a stable code: ``empty_file``, ``too_large``, ``unsupported_format``,
-``unreadable``, ``leads``, ``quality``, ``model``.
+``unreadable``, ``leads``, ``quality``, ``manifest``, ``model``, ``internal``.
 """
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
+from .. import limits
+from ..errors import CardioNetsError, LimitExceeded
 from .inputs import Item
 
-MAX_BYTES = 512 * 1024 * 1024  # refuse larger files outright (no ECG is this large)
 
-
-@dataclass
+@dataclass(slots=True)
 class Loaded:
     item: Item
     crops: np.ndarray | None  # float32 [n_crops, 12, 2250], None on error
@@ -37,25 +43,31 @@ def _reason(exc: BaseException) -> str:
     msg = str(exc).strip().replace("\n", " ")
     if len(msg) > 400:
         msg = msg[:400] + "..."
+    if isinstance(exc, LimitExceeded):
+        return f"too_large: {msg}"
     low = msg.lower()
     if "unrecognised ecg file format" in low or "is not a known ecg format" in low or "not an ecg" in low:
         return f"unsupported_format: {msg}"
-    from ..errors import CardioNetsError
-
     if isinstance(exc, CardioNetsError):
         return f"unreadable: {msg}"
     return f"unreadable: {type(exc).__name__}: {msg}"
 
 
 def _precheck(item: Item) -> str | None:
+    if item.error is not None:
+        return item.error
     try:
-        size = os.path.getsize(item.path)
+        st = os.stat(item.path)
     except OSError as exc:
         return f"unreadable: {item.path}: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"unreadable: {item.path}: not a regular file"
+    size = st.st_size
     if size == 0:
         return f"empty_file: {item.path}: 0 bytes"
-    if size > MAX_BYTES:
-        return f"too_large: {item.path}: {size} bytes (limit {MAX_BYTES})"
+    limit = limits.current().record_bytes
+    if size > limit:
+        return f"too_large: {item.path}: {size:,} bytes exceed the limit record_bytes = {limit:,}"
     return None
 
 
@@ -75,8 +87,13 @@ def _preprocess(item: Item, ecg: Any, n_crops: int) -> Loaded:
     if flags & dsp.fatal_mask():
         return Loaded(item, None, flags, "quality: " + ",".join(dsp.describe_flags(flags)), **base)
     sig = np.asarray(res.signal, np.float32)
+    if sig.ndim != 3 or sig.shape[1:] != (dsp.N_LEADS, dsp.CROP_LEN) or sig.shape[0] not in (1, n_crops):
+        return Loaded(item, None, flags, f"quality: preprocessing gave crops of shape {sig.shape}, expected "
+                                         f"({n_crops}, {dsp.N_LEADS}, {dsp.CROP_LEN})", **base)
     if not np.isfinite(sig).all():
         return Loaded(item, None, flags, "quality: non-finite samples after preprocessing", **base)
+    if sig.shape[0] != n_crops:  # a record of exactly one crop: repeat it (same mean over crops)
+        sig = np.repeat(sig, n_crops, axis=0)
     return Loaded(item, sig, flags, None, **base)
 
 
@@ -94,15 +111,7 @@ def load_chunk(items: Sequence[Item], n_crops: int = 3, threads: int = 1) -> lis
         elif it.path.lower().endswith(".hea"):
             wfdb_idx.append(i)
     if wfdb_idx:
-        try:
-            ecgs: list[Any] = read_wfdb_many([items[i].path for i in wfdb_idx], threads=threads)
-        except Exception as exc:  # noqa: BLE001 -- fall back to one at a time
-            ecgs = []
-            for i in wfdb_idx:
-                try:
-                    ecgs.append(read_ecg(items[i].path))
-                except Exception as e:  # noqa: BLE001
-                    ecgs.append(e)
+        ecgs = read_wfdb_many([items[i].path for i in wfdb_idx], threads=threads)  # never raises per record
         for i, e in zip(wfdb_idx, ecgs):
             out[i] = Loaded(items[i], None, 0, _reason(e)) if isinstance(e, BaseException) else \
                 _preprocess(items[i], e, n_crops)
@@ -111,9 +120,6 @@ def load_chunk(items: Sequence[Item], n_crops: int = 3, threads: int = 1) -> lis
             continue
         try:
             ecg = read_ecg(it.path)
-        except RecursionError as exc:
-            out[i] = Loaded(it, None, 0, f"unreadable: {it.path}: nesting too deep ({type(exc).__name__})")
-            continue
         except Exception as exc:  # noqa: BLE001 -- a bad file is an error row, never a crash
             out[i] = Loaded(it, None, 0, _reason(exc))
             continue
@@ -121,4 +127,4 @@ def load_chunk(items: Sequence[Item], n_crops: int = 3, threads: int = 1) -> lis
     return out  # type: ignore[return-value]
 
 
-__all__ = ["Loaded", "MAX_BYTES", "load_chunk"]
+__all__ = ["Loaded", "load_chunk"]

@@ -141,12 +141,54 @@ def save_model(run_dir: Path, state: dict[str, torch.Tensor], info: dict, name: 
     return run_dir / f"{name}.safetensors"
 
 
+def config_params_lower_bound(info: Any) -> float:
+    """Fewest parameters the model configs inside ``info`` can build: every transformer or MLP stack
+    (``width``/``depth``, ``decoder_width``/``decoder_depth``, ``head_width``/``head_depth``) has at
+    least 4 width^2 weights per block (attention; plus 2 x mlp_ratio x width^2 when a ratio is given),
+    every 3D conv level (``channels`` x ``res_blocks``) 27 x channels^2 per block. Never more than
+    the real count, so a config over the limit by this bound is over it for certain."""
+    total = 0.0
+    if isinstance(info, dict):
+        for w, d in (("width", "depth"), ("decoder_width", "decoder_depth"), ("head_width", "head_depth")):
+            width, depth = info.get(w), info.get(d)
+            if isinstance(width, (int, float)) and isinstance(depth, (int, float)) and width > 0 and depth > 0:
+                ratio = info.get("mlp_ratio") if w == "width" else None
+                per = 4.0 + (2.0 * ratio if isinstance(ratio, (int, float)) and ratio > 0 else 0.0)
+                total += per * float(depth) * float(width) ** 2
+        ch, blocks = info.get("channels"), info.get("res_blocks")
+        if isinstance(ch, list) and isinstance(blocks, (int, float)) and blocks > 0:
+            total += sum(27.0 * float(blocks) * float(c) ** 2 for c in ch if isinstance(c, (int, float)) and c > 0)
+        total += sum(config_params_lower_bound(v) for v in info.values() if isinstance(v, (dict, list)))
+    elif isinstance(info, list):
+        total += sum(config_params_lower_bound(v) for v in info if isinstance(v, (dict, list)))
+    return total
+
+
 def load_run(run_dir: Path, name: str = "model") -> tuple[dict[str, torch.Tensor], dict]:
+    """(weights, config) of a run directory. The config's size is checked before anything is built
+    or loaded: the parameters it implies against ``limits.model_params`` (see cardionets/limits.py)."""
+    from .. import limits
+
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
+    cfg = run_dir / "config.json"
+    if not cfg.exists():
         raise CardioNetsError(f"{run_dir} is not a CardioNets run directory (no config.json)")
-    info = json.loads((run_dir / "config.json").read_text())
-    return load_tensors(run_dir / f"{name}.safetensors"), info
+    limits.check(cfg, "bytes", cfg.stat().st_size, "config_bytes")
+    try:
+        info = json.loads(cfg.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CardioNetsError(f"{cfg}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise CardioNetsError(f"{cfg}: expected a JSON object, got {type(info).__name__}")
+    limits.check(cfg, "parameters its model configs imply (at least)", config_params_lower_bound(info),
+                 "model_params")
+    weights = run_dir / f"{name}.safetensors"
+    try:
+        return load_tensors(weights), info
+    except CardioNetsError:
+        raise
+    except Exception as exc:  # safetensors' errors: truncated, bad header, ...
+        raise CardioNetsError(f"{weights}: unreadable weights ({type(exc).__name__}: {exc})") from exc
 
 
 def sub_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -51,34 +51,6 @@ struct Workspace {
   std::vector<int64_t> cuts;
 };
 
-// Per-lane sum and sum of squares of rows [0, len) of a lane buffer [len][12] (double), added
-// to sum[12] / sumsq[12]. Two rows per step into separate accumulators (shorter dependency chains).
-void lane_sums(const double* p, int64_t len, double* sum, double* sumsq) {
-  using detail::Vec;
-  constexpr int V = kLanes / detail::kVecDoubles;
-  Vec s[2][V], q[2][V];
-  for (int a = 0; a < 2; ++a)
-    for (int v = 0; v < V; ++v) s[a][v] = q[a][v] = detail::splat(0.0);
-  int64_t i = 0;
-  for (; i + 2 <= len; i += 2)
-    for (int a = 0; a < 2; ++a)
-      for (int v = 0; v < V; ++v) {
-        const Vec x = detail::load(p + (i + a) * kLanes + v * detail::kVecDoubles);
-        s[a][v] += x;
-        q[a][v] = detail::fmadd(x, x, q[a][v]);
-      }
-  for (; i < len; ++i)
-    for (int v = 0; v < V; ++v) {
-      const Vec x = detail::load(p + i * kLanes + v * detail::kVecDoubles);
-      s[0][v] += x;
-      q[0][v] = detail::fmadd(x, x, q[0][v]);
-    }
-  for (int v = 0; v < V; ++v)
-    for (int j = 0; j < detail::kVecDoubles; ++j) {
-      sum[v * detail::kVecDoubles + j] += s[0][v][j] + s[1][v][j];
-      sumsq[v * detail::kVecDoubles + j] += q[0][v][j] + q[1][v][j];
-    }
-}
 Workspace& workspace() {
   thread_local Workspace ws;
   return ws;
@@ -94,15 +66,16 @@ const double* Preprocessor::run_filters(const float* x, int64_t n, int64_t n_out
   const int64_t pad = std::max(hp_pad_, lp_pad_);
   const int64_t front = pad + (pad & 1);  // an even number of 96-byte rows keeps sig aligned
   double* sig = grow_aligned(ws.ext, (n_out + front + pad) * kLanes) + front * kLanes;
+  const detail::LaneOps& ops = detail::lane_ops();
   if (poly_) {
     double* in = grow_aligned(ws.in, n * kLanes);
-    detail::rows_to_lanes<kLanes>(x, 12, n, in);
-    detail::resample_lanes<kLanes>(*poly_, in, n, sig, n_out);
+    ops.rows_to_lanes(x, 12, n, in);
+    ops.resample(*poly_, in, n, sig, n_out);
   } else {
-    detail::rows_to_lanes<kLanes>(x, 12, n, sig);
+    ops.rows_to_lanes(x, 12, n, sig);
   }
-  detail::filtfilt_lanes<kLanes>(hp_, hp_zi_, hp_pad_, sig, n_out);
-  detail::filtfilt_lanes<kLanes>(lp_, lp_zi_, lp_pad_, sig, n_out);
+  ops.filtfilt(hp_, hp_zi_, hp_pad_, sig, n_out);
+  ops.filtfilt(lp_, lp_zi_, lp_pad_, sig, n_out);
   return sig;
 }
 
@@ -114,7 +87,7 @@ void Preprocessor::filter(const float* x, int64_t n, float* out) const {
     throw Error("preprocess: " + std::to_string(n) + " samples are too few to filter (need more than " +
                 std::to_string(pad) + " after resampling)");
   const double* sig = run_filters(x, n, n_out);
-  detail::lanes_to_rows<kLanes>(sig, 12, n_out, out);
+  detail::lane_ops().lanes_to_rows(sig, 12, n_out, out);
 }
 
 uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t record) const {
@@ -136,7 +109,8 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   Workspace& ws = workspace();
   if (static_cast<int64_t>(ws.rows.size()) < 12 * n_out) ws.rows.resize(static_cast<size_t>(12 * n_out));
   float* rows = ws.rows.data();
-  detail::lanes_to_rows<kLanes>(sig, 12, n_out, rows);
+  const detail::LaneOps& ops = detail::lane_ops();
+  ops.lanes_to_rows(sig, 12, n_out, rows);
   // Crop statistics from the double-precision lanes: the crops overlap, so the record is cut at
   // every crop start and end and each piece is summed once.
   std::vector<int64_t>& cuts = ws.cuts;
@@ -150,7 +124,7 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
   const size_t pieces = cuts.size() - 1;
   ws.piece_sums.assign(pieces * 2 * kLanes, 0.0);
   for (size_t i = 0; i < pieces; ++i)
-    lane_sums(sig + cuts[i] * kLanes, cuts[i + 1] - cuts[i], ws.piece_sums.data() + i * 2 * kLanes,
+    ops.lane_sums(sig + cuts[i] * kLanes, cuts[i + 1] - cuts[i], ws.piece_sums.data() + i * 2 * kLanes,
               ws.piece_sums.data() + i * 2 * kLanes + kLanes);
   for (size_t c = 0; c < starts.size(); ++c) {
     float* o = out + static_cast<int64_t>(c) * 12 * L;
@@ -184,13 +158,20 @@ uint32_t Preprocessor::run(const float* x, int64_t n, float* out, uint64_t recor
         inv[l] = sd > 0.0 ? 1.0 / sd : 1.0;
       }
     }
-    for (int l = 0; l < 12; ++l) {
-      const float* src = rows + l * n_out + starts[c];
-      float* dst = o + l * L;
-      const double ml = mean[l], il = inv[l];
-      for (int64_t t = 0; t < L; ++t) dst[t] = static_cast<float>((static_cast<double>(src[t]) - ml) * il);
-    }
+    for (int l = 0; l < 12; ++l) ops.scale_row(rows + l * n_out + starts[c], o + l * L, L, mean[l], inv[l]);
   }
+  return flags;
+}
+
+uint32_t Preprocessor::run_fixed_crops(const float* x, int64_t n, float* out, uint64_t record) const {
+  const int64_t k = crops_per_record(n), want = cfg_.n_crops;
+  const int64_t crop = 12 * cfg_.crop_len;
+  if (k == want) return run(x, n, out, record);
+  if (k != 1)
+    throw Error("preprocess: a record of " + std::to_string(n) + " samples gives " + std::to_string(k) +
+                " crops, the model takes " + std::to_string(want));
+  const uint32_t flags = run(x, n, out, record);
+  for (int64_t c = 1; c < want; ++c) std::copy(out, out + crop, out + c * crop);
   return flags;
 }
 

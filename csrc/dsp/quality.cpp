@@ -7,9 +7,7 @@
 
 #include "cardionets/dsp.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "lanes.h"
 
 namespace cardionets::dsp {
 
@@ -51,92 +49,6 @@ bool rate_supported(double fs, const QualityConfig& cfg) {
 }  // namespace
 
 namespace {
-typedef double D8 __attribute__((vector_size(64)));
-typedef float F8 __attribute__((vector_size(32)));
-
-struct LeadStats {
-  double sum = 0.0, sumsq = 0.0;
-  float lo = 0.0f, hi = 0.0f;
-};
-
-// Sum, sum of squares, min and max of one lead, 8 samples at a time (explicit vector
-// accumulators: the compiler may not reorder a floating-point reduction on its own).
-LeadStats lead_stats(const float* p, int64_t n) {
-  // Two sets of accumulators, 16 samples per step: the add chains, not the loads, limit this loop.
-  D8 s[2] = {}, q[2] = {};
-  F8 lo[2], hi[2];
-  const float inf = std::numeric_limits<float>::infinity();
-  for (int a = 0; a < 2; ++a)
-    for (int j = 0; j < 8; ++j) {
-      lo[a][j] = inf;
-      hi[a][j] = -inf;
-    }
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    for (int a = 0; a < 2; ++a) {
-      F8 v;
-      std::memcpy(&v, p + i + 8 * a, sizeof(v));
-#if defined(__AVX512F__)
-      // one 8-wide conversion (the generic vector code gets split into two halves and an insert)
-      const D8 d = reinterpret_cast<D8>(_mm512_maskz_cvtps_pd(0xFF, reinterpret_cast<__m256>(v)));
-#else
-      const D8 d = __builtin_convertvector(v, D8);
-#endif
-      s[a] += d;
-      q[a] += d * d;
-      lo[a] = v < lo[a] ? v : lo[a];
-      hi[a] = v > hi[a] ? v : hi[a];
-    }
-  }
-  for (; i + 8 <= n; i += 8) {
-    F8 v;
-    std::memcpy(&v, p + i, sizeof(v));
-    const D8 d = __builtin_convertvector(v, D8);
-    s[0] += d;
-    q[0] += d * d;
-    lo[0] = v < lo[0] ? v : lo[0];
-    hi[0] = v > hi[0] ? v : hi[0];
-  }
-  LeadStats st;
-  st.lo = inf;
-  st.hi = -inf;
-  for (int a = 0; a < 2; ++a)
-    for (int j = 0; j < 8; ++j) {
-      st.sum += s[a][j];
-      st.sumsq += q[a][j];
-      st.lo = std::min(st.lo, lo[a][j]);
-      st.hi = std::max(st.hi, hi[a][j]);
-    }
-  for (; i < n; ++i) {
-    const double d = p[i];
-    st.sum += d;
-    st.sumsq += d * d;
-    st.lo = std::min(st.lo, p[i]);
-    st.hi = std::max(st.hi, p[i]);
-  }
-  return st;
-}
-
-// Samples equal to lo or hi, counted in 32-bit vector lanes (a comparison gives -1 per hit).
-int64_t count_extremes(const float* p, int64_t n, float lo, float hi) {
-  typedef int I8 __attribute__((vector_size(32)));
-  int64_t total = 0, i = 0;
-  const F8 lov = {lo, lo, lo, lo, lo, lo, lo, lo}, hiv = {hi, hi, hi, hi, hi, hi, hi, hi};
-  while (i + 8 <= n) {
-    // at most 2^20 steps per block, so no 32-bit lane can overflow
-    const int64_t end = std::min(n, i + (int64_t{1} << 23));
-    I8 acc = {};
-    for (; i + 8 <= end; i += 8) {
-      F8 v;
-      std::memcpy(&v, p + i, sizeof(v));
-      acc -= (v == lov) | (v == hiv);
-    }
-    for (int j = 0; j < 8; ++j) total += acc[j];
-  }
-  for (; i < n; ++i) total += (p[i] == hi) | (p[i] == lo);
-  return total;
-}
-
 // Longest run of equal samples sitting at lo or hi (only called when enough samples sit there).
 int64_t longest_extreme_run(const float* p, int64_t n, float lo, float hi) {
   int64_t run = 0, best = 0;
@@ -162,7 +74,8 @@ uint32_t quality_flags(const float* x, int64_t leads, int64_t n, double fs, cons
   std::vector<float> finite_copy;
   for (int64_t l = 0; l < leads && n > 0; ++l) {
     const float* p = x + l * n;
-    LeadStats st = lead_stats(p, n);
+    const detail::LaneOps& ops = detail::lane_ops();
+    detail::LeadStats st = ops.lead_stats(p, n);
     int64_t count = n;
     if (!std::isfinite(st.sum) || !std::isfinite(st.sumsq)) {
       // Slow path: NaN / inf somewhere. Entirely NaN is the placeholder for a lead the file did
@@ -179,7 +92,7 @@ uint32_t quality_flags(const float* x, int64_t leads, int64_t n, double fs, cons
       }
       flags |= kNonFinite;
       count = static_cast<int64_t>(finite_copy.size());
-      st = lead_stats(finite_copy.data(), count);
+      st = ops.lead_stats(finite_copy.data(), count);
     }
     ++present;
     const double mean = st.sum / static_cast<double>(count);
@@ -190,7 +103,7 @@ uint32_t quality_flags(const float* x, int64_t leads, int64_t n, double fs, cons
       continue;
     }
     if (static_cast<double>(st.hi) - static_cast<double>(st.lo) > cfg.max_ptp_mv) flags |= kAmplitude;
-    const int64_t at_extreme = count_extremes(p, n, st.lo, st.hi);
+    const int64_t at_extreme = ops.count_extremes(p, n, st.lo, st.hi);
     if (at_extreme >= clip_run && longest_extreme_run(p, n, st.lo, st.hi) >= clip_run) flags |= kClipped;
   }
   if (present > 0 && flat == present) flags |= kFlatRecord;

@@ -17,11 +17,11 @@ namespace {
 
 // in rows [r0, r0 + cnt) of x [rows][n] -> lanes [n][kLanes] (unused lanes zero)
 void gather(const float* x, int64_t n, int64_t r0, int64_t cnt, double* lanes) {
-  detail::rows_to_lanes<kLanes>(x + r0 * n, cnt, n, lanes);
+  detail::lane_ops().rows_to_lanes(x + r0 * n, cnt, n, lanes);
 }
 
 void scatter(const double* lanes, int64_t n, int64_t r0, int64_t cnt, float* out) {
-  detail::lanes_to_rows<kLanes>(lanes, cnt, n, out + r0 * n);
+  detail::lane_ops().lanes_to_rows(lanes, cnt, n, out + r0 * n);
 }
 
 }  // namespace
@@ -42,7 +42,7 @@ void resample_rows(const float* x, int64_t rows, int64_t n, const ResampleFilter
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kLanes, cnt = std::min<int64_t>(kLanes, rows - r0);
       gather(x, n, r0, cnt, in);
-      detail::resample_lanes<kLanes>(pf, in, n, res, n_out);
+      detail::lane_ops().resample(pf, in, n, res, n_out);
       scatter(res, n_out, r0, cnt, out);
     }
   }, threads);
@@ -63,7 +63,7 @@ void sosfiltfilt_rows(const std::vector<Section>& sos, const float* x, int64_t r
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kLanes, cnt = std::min<int64_t>(kLanes, rows - r0);
       gather(x, n, r0, cnt, buf);
-      detail::filtfilt_lanes<kLanes>(sos, zi, pad, buf, n);
+      detail::lane_ops().filtfilt(sos, zi, pad, buf, n);
       scatter(buf, n, r0, cnt, out);
     }
   }, threads);

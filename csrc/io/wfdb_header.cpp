@@ -5,9 +5,10 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
-#include <cstdio>
+#include <cstdint>
 
 #include "cardionets/wfdb.h"
+#include "safe_file.h"
 
 namespace cardionets::wfdb {
 
@@ -48,8 +49,66 @@ int64_t parse_int(const std::string& s, const std::string& what, const std::stri
   return static_cast<int64_t>(v);
 }
 
+// An integer field stored as int: refused outside [lo, hi] instead of being truncated.
+int parse_small(const std::string& s, const std::string& what, const std::string& source, int64_t lo = INT32_MIN,
+                int64_t hi = INT32_MAX) {
+  const int64_t v = parse_int(s, what, source);
+  if (v < lo || v > hi)
+    throw Error(source + ": " + what + " " + s + " is out of range [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "]");
+  return static_cast<int>(v);
+}
+
+// Strict UTF-8 validation (the rules Python's decoder applies: no overlong forms, no surrogates,
+// nothing above U+10FFFF).
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return i + k < n && p[i + k] >= lo && p[i + k] <= hi;
+  };
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      if (!cont(1)) return false;
+      i += 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      if (!cont(1, lo, hi) || !cont(2)) return false;
+      i += 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      if (!cont(1, lo, hi) || !cont(2) || !cont(3)) return false;
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Header text as UTF-8: unchanged when it is valid UTF-8, else read as Latin-1 (every byte is a
+// character there), which is what older WFDB headers with a stray "\xb5V" or accented name hold.
+std::string to_utf8(const std::string& text) {
+  if (valid_utf8(text)) return text;
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (unsigned char c : text) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
 void parse_record_line(const std::vector<std::string>& t, Header& h, const std::string& src) {
-  std::string name = t[0];
+  const std::string& name = t.at(0);
   if (name.find('/') != std::string::npos)
     throw UnsupportedWfdb(src + ": multi-segment records (" + name + ") are not decoded natively");
   h.record_name = name;
@@ -82,24 +141,23 @@ SignalSpec parse_signal_line(const std::vector<std::string>& t, int index, const
   size_t i = 0;
   while (i < f.size() && std::isdigit(static_cast<unsigned char>(f[i]))) ++i;
   if (i == 0) throw Error(where + ": format '" + f + "' is not a number");
-  s.format = static_cast<int>(parse_int(f.substr(0, i), "format", where));
+  s.format = parse_small(f.substr(0, i), "format", where, 0, 999);
   while (i < f.size()) {
     const char tag = f[i++];
+    if (tag != 'x' && tag != ':' && tag != '+') throw Error(where + ": cannot parse format field '" + f + "'");
     size_t j = i;
-    while (j < f.size() && (std::isdigit(static_cast<unsigned char>(f[j])) || f[j] == '-')) ++j;
-    const int64_t v = parse_int(f.substr(i, j - i), std::string("format field '") + tag + "'", where);
+    while (j < f.size() && (std::isdigit(static_cast<unsigned char>(f[j])) || (j == i && f[j] == '-'))) ++j;
+    const std::string field = std::string("format field '") + tag + "'";
     if (tag == 'x') {
-      s.samples_per_frame = static_cast<int>(v);
+      s.samples_per_frame = parse_small(f.substr(i, j - i), "samples per frame (" + field + ")", where, 1, 1 << 20);
     } else if (tag == ':') {
-      s.skew = static_cast<int>(v);
-    } else if (tag == '+') {
-      s.byte_offset = v;
+      s.skew = parse_small(f.substr(i, j - i), "skew (" + field + ")", where, -(1 << 30), 1 << 30);
     } else {
-      throw Error(where + ": cannot parse format field '" + f + "'");
+      s.byte_offset = parse_int(f.substr(i, j - i), "byte offset (" + field + ")", where);
+      if (s.byte_offset < 0) throw Error(where + ": negative byte offset in format field '" + f + "'");
     }
     i = j;
   }
-  if (s.byte_offset < 0) throw Error(where + ": negative byte offset");
   bool have_baseline = false;
   if (t.size() > 2) {
     // adc_gain[(baseline)][/units]
@@ -114,7 +172,7 @@ SignalSpec parse_signal_line(const std::vector<std::string>& t, int index, const
     if (paren != std::string::npos) {
       const size_t close = g.find(')', paren);
       if (close == std::string::npos) throw Error(where + ": unbalanced '(' in gain '" + t[2] + "'");
-      s.baseline = static_cast<double>(parse_int(g.substr(paren + 1, close - paren - 1), "baseline", where));
+      s.baseline = static_cast<double>(parse_small(g.substr(paren + 1, close - paren - 1), "baseline", where));
       have_baseline = true;
       g = g.substr(0, paren);
     }
@@ -122,11 +180,11 @@ SignalSpec parse_signal_line(const std::vector<std::string>& t, int index, const
     if (s.adc_gain == 0.0) s.adc_gain = 200.0;  // WFDB: 0 means the default gain
     if (!units.empty()) s.units = units;
   }
-  if (t.size() > 3) s.adc_resolution = static_cast<int>(parse_int(t[3], "ADC resolution", where));
-  if (t.size() > 4) s.adc_zero = static_cast<int>(parse_int(t[4], "ADC zero", where));
-  if (t.size() > 5) s.initial_value = static_cast<int>(parse_int(t[5], "initial value", where));
-  if (t.size() > 6) s.checksum = static_cast<int>(parse_int(t[6], "checksum", where));
-  if (t.size() > 7) s.block_size = static_cast<int>(parse_int(t[7], "block size", where));
+  if (t.size() > 3) s.adc_resolution = parse_small(t[3], "ADC resolution", where, 0, 64);
+  if (t.size() > 4) s.adc_zero = parse_small(t[4], "ADC zero", where);
+  if (t.size() > 5) s.initial_value = parse_small(t[5], "initial value", where);
+  if (t.size() > 6) s.checksum = parse_small(t[6], "checksum", where);
+  if (t.size() > 7) s.block_size = parse_small(t[7], "block size", where, 0);
   for (size_t k = 8; k < t.size(); ++k) s.description += (k > 8 ? " " : "") + t[k];
   if (!have_baseline) s.baseline = s.adc_zero;
   return s;
@@ -144,7 +202,9 @@ double unit_to_mv(const std::string& units) {
   return 1.0;
 }
 
-Header parse_header(const std::string& text, const std::string& source) {
+Header parse_header(const std::string& raw, const std::string& source) {
+  if (raw.find('\0') != std::string::npos) throw Error(source + ": binary data (NUL bytes), not a WFDB header");
+  const std::string text = to_utf8(raw);
   Header h;
   bool have_record = false;
   std::string line;
@@ -165,6 +225,7 @@ Header parse_header(const std::string& text, const std::string& source) {
       continue;
     }
     const auto tok = split_ws(line);
+    if (tok.empty()) continue;  // only whitespace that isspace() knows and find_first_not_of did not
     if (!have_record) {
       parse_record_line(tok, h, source);
       have_record = true;
@@ -180,21 +241,13 @@ Header parse_header(const std::string& text, const std::string& source) {
   return h;
 }
 
-Header read_header(const std::string& header_path) {
-  std::FILE* f = std::fopen(header_path.c_str(), "rb");
-  if (!f) throw Error(header_path + ": cannot open WFDB header");
-  std::string text;
-  char chunk[4096];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) {
-    text.append(chunk, got);
-    if (text.size() > (1u << 24)) {
-      std::fclose(f);
-      throw Error(header_path + ": header larger than 16 MiB, not a WFDB header");
-    }
-  }
-  std::fclose(f);
-  if (text.find('\0') != std::string::npos) throw Error(header_path + ": binary data, not a WFDB header");
+Header read_header(const std::string& header_path, const Limits& limits) {
+  const io::InputFile f(header_path);
+  if (f.size() > limits.max_header_bytes)
+    throw LimitExceeded(header_path + ": header of " + std::to_string(f.size()) + " bytes is above the limit of " +
+                        std::to_string(limits.max_header_bytes) + " bytes (Limits::max_header_bytes)");
+  std::string text(static_cast<size_t>(f.size()), '\0');
+  f.read(0, f.size(), reinterpret_cast<uint8_t*>(text.data()));
   return parse_header(text, header_path);
 }
 

@@ -1,19 +1,25 @@
 // WFDB signal decoding (formats 16, 212, 24, 32, 80) and whole-record reading.
+//
+// Every size derived from a header goes through checked arithmetic and is compared with the file
+// and with Limits before any buffer is allocated; signal files are read in bounded chunks.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
 
+#include "../core/isa_target.h"
 #include "cardionets/wfdb.h"
+#include "safe_file.h"
 
 namespace cardionets::wfdb {
 
 namespace {
 
 constexpr int32_t kInvalid = std::numeric_limits<int32_t>::min();
+// Bytes read and decoded per step (a whole 12 x 5000 record is one step).
+constexpr int64_t kChunkBytes = int64_t{4} << 20;
 
 bool native_format(int f) { return f == 16 || f == 212 || f == 24 || f == 32 || f == 80; }
 bool known_format(int f) {
@@ -23,28 +29,23 @@ bool known_format(int f) {
   return false;
 }
 
-std::string dir_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
+class DiskFile : public SignalFile {
+ public:
+  explicit DiskFile(const std::string& path) : f_(path, /*follow_symlinks=*/false) {}
+  DiskFile(int fd, const std::string& path) : f_(fd, path) {}
+  int64_t size() const override { return f_.size(); }
+  void read(int64_t offset, int64_t n, uint8_t* out) const override { f_.read(offset, n, out); }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const {
-    if (f) std::fclose(f);
-  }
+ private:
+  io::InputFile f_;
 };
 
-int64_t file_size(std::FILE* f) {
-  if (std::fseek(f, 0, SEEK_END) != 0) return -1;
-  const long size = std::ftell(f);
-  return size < 0 ? -1 : static_cast<int64_t>(size);
-}
-
 // MATLAB v4 header of a CinC .mat file: type (MOPT), rows, cols, imagf, name length, name.
-void check_mat_v4(std::FILE* f, const std::string& path, int n_in_file, int64_t n_frames, int64_t byte_offset) {
-  if (byte_offset < 20) return;
+void check_mat_v4(const SignalFile& f, const std::string& path, int n_in_file, int64_t n_frames,
+                  int64_t byte_offset) {
+  if (byte_offset < 20 || f.size() < 20) return;
   int32_t hdr[5];
-  if (std::fseek(f, 0, SEEK_SET) != 0 || std::fread(hdr, sizeof(int32_t), 5, f) != 5) return;
+  f.read(0, sizeof hdr, reinterpret_cast<uint8_t*>(hdr));
   const int32_t type = hdr[0];
   if (type < 0 || type > 4052 || hdr[4] < 1 || hdr[4] > 64) return;  // not a v4 header: nothing to check
   const int precision = (type / 10) % 10;  // 0 double, 1 single, 2 int32, 3 int16, 4 uint16, 5 uint8
@@ -63,23 +64,31 @@ void check_mat_v4(std::FILE* f, const std::string& path, int n_in_file, int64_t 
 }  // namespace
 
 int64_t bytes_needed(int format, int n_in_file, int64_t n_frames) {
-  const int64_t n = n_frames * n_in_file;
+  if (n_in_file < 1 || n_frames < 0) return -1;
+  int64_t n, out;
+  if (__builtin_mul_overflow(n_frames, static_cast<int64_t>(n_in_file), &n)) return -1;
   switch (format) {
-    case 16: return 2 * n;
-    case 24: return 3 * n;
-    case 32: return 4 * n;
+    case 16: return __builtin_mul_overflow(n, int64_t{2}, &out) ? -1 : out;
+    case 24: return __builtin_mul_overflow(n, int64_t{3}, &out) ? -1 : out;
+    case 32: return __builtin_mul_overflow(n, int64_t{4}, &out) ? -1 : out;
     case 80: return n;
-    case 212: return (n / 2) * 3 + (n % 2 ? 2 : 0);
+    case 212:
+      if (__builtin_mul_overflow(n / 2, int64_t{3}, &out) || __builtin_add_overflow(out, n % 2 ? 2 : 0, &out))
+        return -1;
+      return out;
     default: return -1;
   }
 }
 
 void decode(int format, const uint8_t* d, size_t bytes, int n_in_file, int64_t n_frames, int32_t* out,
             const std::string& source) {
-  const int64_t n = n_frames * n_in_file;
+  if (!native_format(format)) throw Error(source + ": format " + std::to_string(format) + " is not decoded natively");
   const int64_t need = bytes_needed(format, n_in_file, n_frames);
-  if (need < 0) throw Error(source + ": format " + std::to_string(format) + " is not decoded natively");
-  if (static_cast<int64_t>(bytes) < need)
+  if (need < 0)
+    throw Error(source + ": " + std::to_string(n_frames) + " frames of " + std::to_string(n_in_file) +
+                " signals cannot be decoded (negative or overflowing size)");
+  const int64_t n = n_frames * n_in_file;  // cannot overflow: bytes_needed checked it
+  if (bytes < static_cast<uint64_t>(need))
     throw Error(source + ": " + std::to_string(bytes) + " bytes for " + std::to_string(n) + " samples in format " +
                 std::to_string(format) + " (need " + std::to_string(need) + ")");
   switch (format) {
@@ -120,159 +129,233 @@ void decode(int format, const uint8_t* d, size_t bytes, int n_in_file, int64_t n
   }
 }
 
-// Frames of K interleaved little-endian int16 samples -> tile[j][t] (K known at compile time,
-// so each frame is one 2K-byte load and K stores).
-template <int K>
-static void deinterleave(const uint8_t* p, int64_t m, int16_t (*tile)[64]) {
-  for (int64_t t = 0; t < m; ++t) {
-    int16_t frame[K];
-    std::memcpy(frame, p + 2 * K * t, sizeof frame);
-    for (int j = 0; j < K; ++j) tile[j][t] = frame[j];
-  }
-}
+// The format-16 hot path (CinC, PTB-XL, most 12-lead data), once per instruction-set path
+// (cardionets/isa.h): de-interleave 64 frames at a time into an L1-resident tile, then convert
+// each lead's run with a loop the compiler vectorises for that path.
+#define CN_PATH scalar
+#define CN_T inline
+#include "decode16.inc"
+#undef CN_PATH
+#undef CN_T
+#if CARDIONETS_HAVE_AVX_PATHS
+#define CN_PATH avx2
+#define CN_T CARDIONETS_TARGET_AVX2 inline
+#include "decode16.inc"
+#undef CN_PATH
+#undef CN_T
+#define CN_PATH avx512
+#define CN_T CARDIONETS_TARGET_AVX512 inline
+#include "decode16.inc"
+#undef CN_PATH
+#undef CN_T
+#endif
 
 void decode_physical(int format, const uint8_t* d, size_t bytes, int k, int64_t n_frames, float* const* rows,
                      const double* scale, const double* base, const std::string& source) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  if (format == 16 && k <= 32 && static_cast<int64_t>(bytes) >= 2 * n_frames * k) {
-    // The hot case (CinC, PTB-XL, most 12-lead data): de-interleave 64 frames at a time into an
-    // L1-resident tile, then convert each lead's run with a loop the compiler vectorises.
-    constexpr int64_t kTile = 64;
-    int16_t tile[32][kTile];
-    for (int64_t t0 = 0; t0 < n_frames; t0 += kTile) {
-      const int64_t m = std::min(kTile, n_frames - t0);
-      const uint8_t* p = d + 2 * t0 * k;
-      if (k == 12) {
-        deinterleave<12>(p, m, tile);
-      } else if (k == 8) {
-        deinterleave<8>(p, m, tile);
-      } else {
-        for (int64_t t = 0; t < m; ++t)
-          for (int j = 0; j < k; ++j) {
-            int16_t v;
-            std::memcpy(&v, p + 2 * (t * k + j), 2);  // little-endian host
-            tile[j][t] = v;
-          }
-      }
-      for (int j = 0; j < k; ++j) {
-        float* __restrict row = rows[j] + t0;
-        const double sc = scale[j], b = base[j];
-        const int16_t* __restrict src = tile[j];
-        // Branch-free NaN for WFDB's "no sample" code, so the loop vectorises.
-        for (int64_t t = 0; t < m; ++t) {
-          const int16_t v = src[t];
-          const float y = static_cast<float>((static_cast<double>(v) - b) * sc);
-          uint32_t bits;
-          std::memcpy(&bits, &y, 4);
-          const uint32_t invalid = 0u - static_cast<uint32_t>(v == -32768);
-          bits = (bits & ~invalid) | (0x7fc00000u & invalid);
-          std::memcpy(row + t, &bits, 4);
-        }
-      }
-    }
+  const int64_t need = bytes_needed(format, k, n_frames);
+  if (!native_format(format)) throw Error(source + ": format " + std::to_string(format) + " is not decoded natively");
+  if (need < 0 || bytes < static_cast<uint64_t>(need))
+    throw Error(source + ": " + std::to_string(bytes) + " bytes cannot hold " + std::to_string(n_frames) +
+                " frames of " + std::to_string(k) + " signals in format " + std::to_string(format));
+  if (format == 16 && k <= 32) {
+    using Decode16 = void (*)(const uint8_t*, int, int64_t, float* const*, const double*, const double*);
+#if CARDIONETS_HAVE_AVX_PATHS
+    cardionets::detail::pick_isa<Decode16>(scalar::decode16, avx2::decode16, avx512::decode16)(d, k, n_frames, rows,
+                                                                                                scale, base);
+#else
+    cardionets::detail::pick_isa<Decode16>(scalar::decode16, nullptr, nullptr)(d, k, n_frames, rows, scale, base);
+#endif
     return;
   }
-  std::vector<int32_t> digital(static_cast<size_t>(n_frames) * static_cast<size_t>(k));
-  decode(format, d, bytes, k, n_frames, digital.data(), source);
-  for (int j = 0; j < k; ++j) {
-    float* row = rows[j];
-    const double sc = scale[j], b = base[j];
-    const int32_t* src = digital.data() + j;
-    for (int64_t t = 0; t < n_frames; ++t) {
-      const int32_t v = src[t * k];
-      row[t] = v == kInvalid ? nan : static_cast<float>((static_cast<double>(v) - b) * sc);
+  // Other formats: through int32 digital values, a bounded block of frames at a time (an even
+  // number, so a block of format 212 starts on a whole byte).
+  constexpr int64_t kBlock = 4096;
+  std::vector<int32_t> digital(static_cast<size_t>(std::min(n_frames, kBlock)) * static_cast<size_t>(k));
+  for (int64_t t0 = 0; t0 < n_frames; t0 += kBlock) {
+    const int64_t m = std::min(kBlock, n_frames - t0);
+    const int64_t off = bytes_needed(format, k, t0);
+    decode(format, d + off, bytes - static_cast<size_t>(off), k, m, digital.data(), source);
+    for (int j = 0; j < k; ++j) {
+      float* row = rows[j] + t0;
+      const double sc = scale[j], b = base[j];
+      const int32_t* src = digital.data() + j;
+      for (int64_t t = 0; t < m; ++t) {
+        const int32_t v = src[t * k];
+        row[t] = v == kInvalid ? nan : static_cast<float>((static_cast<double>(v) - b) * sc);
+      }
     }
   }
 }
 
-Record read_record(const std::string& header_path) {
+void check_signal_file_name(const std::string& name, const std::string& source) {
+  if (name.empty()) throw Error(source + ": empty signal file name");
+  if (name[0] == '/')
+    throw Error(source + ": signal file '" + name + "' is an absolute path; signal files must be in the header's folder");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) throw Error(source + ": signal file name contains control characters");
+  size_t start = 0;
+  while (start <= name.size()) {
+    const size_t slash = std::min(name.find('/', start), name.size());
+    if (name.compare(start, slash - start, "..") == 0 && slash - start == 2)
+      throw Error(source + ": signal file '" + name + "' leaves the header's folder ('..'); signal files must be in "
+                  "the header's folder");
+    start = slash + 1;
+  }
+}
+
+FolderSource::FolderSource(std::string header_path)
+    : header_path_(std::move(header_path)), dir_(io::dir_of(header_path_)) {}
+
+std::unique_ptr<SignalFile> FolderSource::open(const std::string& name) const {
+  check_signal_file_name(name, header_path_);
+  const std::string path = dir_ + name;
+  // The common case, a plain file of the folder: opened relative to the folder without following
+  // links, so it is inside by construction (no path resolution needed).
+  if (name.find('/') == std::string::npos) {
+    const int fd = io::open_in_folder(dir_, name);
+    if (fd >= 0) return std::make_unique<DiskFile>(fd, path);
+  }
+  // A link or a subfolder: resolve, then check where it lands.
+  const std::string real = io::real_path(path);
+  if (real.empty()) throw Error(path + ": cannot open signal file named by " + header_path_);
+  // The record's folder: the folder the header was given in, or - when the header is a symbolic
+  // link, as in a folder of links to records stored elsewhere - the folder it resolves to.
+  const std::string roots[2] = {io::real_path(dir_.empty() ? std::string(".") : dir_),
+                                io::dir_of(io::real_path(header_path_))};
+  for (const std::string& root : roots) {
+    if (root.empty()) continue;
+    const std::string prefix = root.back() == '/' ? root : root + "/";
+    if (real.compare(0, prefix.size(), prefix) == 0) return std::make_unique<DiskFile>(real);
+  }
+  throw Error(header_path_ + ": signal file '" + name + "' resolves to " + real + ", outside the record's folder " +
+              roots[0] + " (signal files must stay in the header's folder; symbolic links out of it are refused)");
+}
+
+namespace {
+
+std::string mul_str(int64_t a, int64_t b) { return std::to_string(a) + " x " + std::to_string(b); }
+
+struct FileGroup {
+  std::string name;
+  std::vector<int> signals;  // indices into the header's signals, in file order
+  std::unique_ptr<SignalFile> file;
+  int64_t need = 0;
+};
+
+}  // namespace
+
+Record read_record(const Header& h, const SignalSource& source_files, const std::string& src, const Limits& limits) {
   Record rec;
-  rec.header = read_header(header_path);
-  const Header& h = rec.header;
-  const std::string dir = dir_of(header_path);
+  rec.header = h;
+  if (h.n_signals < 1 || static_cast<int>(h.signals.size()) != h.n_signals)
+    throw Error(src + ": header describes " + std::to_string(h.signals.size()) + " of " +
+                std::to_string(h.n_signals) + " signals");
   // Group signals by file, in order of first appearance.
-  std::vector<std::string> files;
-  std::map<std::string, std::vector<int>> members;
+  std::vector<FileGroup> groups;
+  std::map<std::string, size_t> group_of;
   for (int s = 0; s < h.n_signals; ++s) {
     const SignalSpec& sp = h.signals[static_cast<size_t>(s)];
     if (!known_format(sp.format))
-      throw Error(header_path + ": signal " + std::to_string(s) + " (" + sp.description + "): unknown WFDB format code " +
+      throw Error(src + ": signal " + std::to_string(s) + " (" + sp.description + "): unknown WFDB format code " +
                   std::to_string(sp.format));
     if (!native_format(sp.format))
-      throw UnsupportedWfdb(header_path + ": format " + std::to_string(sp.format) + " is not decoded natively");
+      throw UnsupportedWfdb(src + ": format " + std::to_string(sp.format) + " is not decoded natively");
     if (sp.samples_per_frame != 1 || sp.skew != 0)
-      throw UnsupportedWfdb(header_path + ": multi-sample frames / skew are not decoded natively");
-    if (sp.file_name == "~") throw UnsupportedWfdb(header_path + ": null signal files are not decoded natively");
-    if (!members.count(sp.file_name)) files.push_back(sp.file_name);
-    members[sp.file_name].push_back(s);
+      throw UnsupportedWfdb(src + ": multi-sample frames / skew are not decoded natively");
+    if (sp.file_name == "~") throw UnsupportedWfdb(src + ": null signal files are not decoded natively");
+    check_signal_file_name(sp.file_name, src);
+    auto it = group_of.find(sp.file_name);
+    if (it == group_of.end()) {
+      it = group_of.emplace(sp.file_name, groups.size()).first;
+      groups.push_back(FileGroup{sp.file_name, {}, nullptr, 0});
+    }
+    groups[it->second].signals.push_back(s);
   }
-  int64_t n = h.n_samples;
-  struct Loaded {
-    size_t offset;  // into the per-thread byte buffer
-    size_t size;
-    int format;
-    int n_in_file;
-    std::string path;
-  };
-  std::vector<Loaded> loaded;
-  thread_local std::vector<uint8_t> bytes;  // reused: no page faults per record
-  size_t used = 0;
-  for (const std::string& fname : files) {
-    const std::vector<int>& idx = members[fname];
-    const SignalSpec& first = h.signals[static_cast<size_t>(idx[0])];
-    for (int s : idx) {
+  // Declared sizes against the limits before any file is opened.
+  int64_t n = h.n_samples, total_samples = 0;
+  if (n >= 0 && (__builtin_mul_overflow(n, static_cast<int64_t>(h.n_signals), &total_samples) ||
+                 total_samples > limits.max_samples))
+    throw LimitExceeded(src + ": header declares " + mul_str(n, h.n_signals) +
+                        " samples, above the limit of " + std::to_string(limits.max_samples) +
+                        " samples per record (Limits::max_samples)");
+  int64_t total_bytes = 0;
+  for (FileGroup& g : groups) {
+    const SignalSpec& first = h.signals[static_cast<size_t>(g.signals[0])];
+    for (int s : g.signals) {
       const SignalSpec& sp = h.signals[static_cast<size_t>(s)];
       if (sp.format != first.format || sp.byte_offset != first.byte_offset)
-        throw Error(header_path + ": signals in " + fname + " disagree on format or byte offset");
+        throw Error(src + ": signals in " + g.name + " disagree on format or byte offset");
     }
-    const std::string path = dir + fname;
-    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-    if (!f) throw Error(path + ": cannot open signal file named by " + header_path);
-    const int64_t size = file_size(f.get());
-    if (size < 0) throw Error(path + ": cannot determine file size");
-    const int k = static_cast<int>(idx.size());
+    g.file = source_files.open(g.name);
+    const int64_t size = g.file->size();
+    const int k = static_cast<int>(g.signals.size());
+    if (first.byte_offset > size)
+      throw Error(g.name + ": file has " + std::to_string(size) + " bytes, less than its byte offset " +
+                  std::to_string(first.byte_offset) + " (header " + src + ")");
     const int64_t avail = size - first.byte_offset;
-    if (avail < 0)
-      throw Error(path + ": file has " + std::to_string(size) + " bytes, less than its byte offset " +
-                  std::to_string(first.byte_offset));
     if (n < 0) {  // sample count not in the header: as many whole frames as the file holds
       const int64_t frame2 = bytes_needed(first.format, k, 2);  // bytes of two frames (212 packs pairs)
-      n = (avail * 2) / frame2;
+      if (frame2 <= 0) throw Error(src + ": cannot size frames of " + g.name);
+      n = (avail / frame2) * 2 + ((avail % frame2) >= bytes_needed(first.format, k, 1) ? 1 : 0);
+      if (__builtin_mul_overflow(n, static_cast<int64_t>(h.n_signals), &total_samples) ||
+          total_samples > limits.max_samples)
+        throw LimitExceeded(src + ": " + g.name + " holds " + mul_str(n, h.n_signals) +
+                            " samples (no sample count in the header), above the limit of " +
+                            std::to_string(limits.max_samples) + " samples per record (Limits::max_samples)");
     }
-    const int64_t need = bytes_needed(first.format, k, n);
-    if (avail < need)
-      throw Error(path + ": signal file is truncated or the header lies: " + header_path + " promises " +
+    g.need = bytes_needed(first.format, k, n);
+    if (g.need < 0 || __builtin_add_overflow(total_bytes, g.need, &total_bytes) ||
+        total_bytes > limits.max_signal_bytes)
+      throw LimitExceeded(src + ": the record's signal files need " +
+                          (g.need < 0 ? std::string("more than 2^63") : std::to_string(total_bytes)) +
+                          " bytes (" + mul_str(n, k) + " samples in format " + std::to_string(first.format) + " in " +
+                          g.name + "), above the limit of " + std::to_string(limits.max_signal_bytes) +
+                          " bytes per record (Limits::max_signal_bytes)");
+    if (avail < g.need)
+      throw Error(g.name + ": signal file is truncated or the header lies: " + src + " promises " +
                   std::to_string(n) + " samples x " + std::to_string(k) + " signals in format " +
-                  std::to_string(first.format) + " (" + std::to_string(need) + " bytes after offset " +
+                  std::to_string(first.format) + " (" + std::to_string(g.need) + " bytes after offset " +
                   std::to_string(first.byte_offset) + "), the file has " + std::to_string(avail));
-    if (fname.size() > 4 && fname.compare(fname.size() - 4, 4, ".mat") == 0 && first.format == 16)
-      check_mat_v4(f.get(), path, k, n, first.byte_offset);
-    Loaded L{used, static_cast<size_t>(need), first.format, k, path};
-    if (bytes.size() < used + L.size) bytes.resize(used + L.size);
-    if (need > 0 && (std::fseek(f.get(), static_cast<long>(first.byte_offset), SEEK_SET) != 0 ||
-                     std::fread(bytes.data() + used, 1, L.size, f.get()) != L.size))
-      throw Error(path + ": read error");
-    used += L.size;
-    loaded.push_back(std::move(L));
+    if (g.name.size() > 4 && g.name.compare(g.name.size() - 4, 4, ".mat") == 0 && first.format == 16)
+      check_mat_v4(*g.file, g.name, k, n, first.byte_offset);
   }
-  if (n == 0) throw Error(header_path + ": record has 0 samples");
+  if (n == 0) throw Error(src + ": record has 0 samples");
   rec.n_samples = n;
-  rec.signal.resize(static_cast<size_t>(h.n_signals) * static_cast<size_t>(n));
-  for (size_t fi = 0; fi < files.size(); ++fi) {
-    const Loaded& L = loaded[fi];
-    const std::vector<int>& idx = members[files[fi]];
-    std::vector<float*> rows(static_cast<size_t>(L.n_in_file));
+  rec.signal.resize(static_cast<size_t>(total_samples));
+  thread_local std::vector<uint8_t> chunk;  // reused across records: no page faults per record
+  for (const FileGroup& g : groups) {
+    const int k = static_cast<int>(g.signals.size());
+    const SignalSpec& first = h.signals[static_cast<size_t>(g.signals[0])];
+    std::vector<float*> rows(static_cast<size_t>(k));
     std::vector<double> scale(rows.size()), base(rows.size());
-    for (int j = 0; j < L.n_in_file; ++j) {
-      const SignalSpec& sp = h.signals[static_cast<size_t>(idx[static_cast<size_t>(j)])];
-      rows[static_cast<size_t>(j)] = rec.signal.data() + static_cast<size_t>(idx[static_cast<size_t>(j)]) * static_cast<size_t>(n);
+    for (int j = 0; j < k; ++j) {
+      const SignalSpec& sp = h.signals[static_cast<size_t>(g.signals[static_cast<size_t>(j)])];
       scale[static_cast<size_t>(j)] = unit_to_mv(sp.units) / sp.adc_gain;
       base[static_cast<size_t>(j)] = sp.baseline;
     }
-    decode_physical(L.format, bytes.data() + L.offset, L.size, L.n_in_file, n, rows.data(), scale.data(),
-                    base.data(), L.path);
+    // Frames per chunk: even (format 212 packs sample pairs), at least 2.
+    const int64_t frame2 = bytes_needed(first.format, k, 2);
+    const int64_t step = std::max<int64_t>(2, (kChunkBytes / frame2) * 2);
+    for (int64_t t0 = 0; t0 < n; t0 += step) {
+      const int64_t m = std::min(step, n - t0);
+      const int64_t off = bytes_needed(first.format, k, t0), len = bytes_needed(first.format, k, m);
+      if (static_cast<int64_t>(chunk.size()) < len) chunk.resize(static_cast<size_t>(len));
+      g.file->read(first.byte_offset + off, len, chunk.data());
+      for (int j = 0; j < k; ++j)
+        rows[static_cast<size_t>(j)] =
+            rec.signal.data() + static_cast<size_t>(g.signals[static_cast<size_t>(j)]) * static_cast<size_t>(n) +
+            static_cast<size_t>(t0);
+      decode_physical(first.format, chunk.data(), static_cast<size_t>(len), k, m, rows.data(), scale.data(),
+                      base.data(), g.name);
+    }
   }
   return rec;
+}
+
+Record read_record(const std::string& header_path, const Limits& limits) {
+  const Header h = read_header(header_path, limits);
+  return read_record(h, FolderSource(header_path), header_path, limits);
 }
 
 }  // namespace cardionets::wfdb

@@ -1,4 +1,7 @@
 // XLI (Philips Sierra ECG XML) waveform decompression; see cardionets/xli.h for the format.
+//
+// Hostile input: chunk sizes are checked against the blob, every dictionary access against the
+// dictionary's current size, and the decompressed size against Limits as it grows.
 #include "cardionets/xli.h"
 
 #include <algorithm>
@@ -7,26 +10,29 @@
 
 namespace cardionets::xli {
 
-std::vector<uint8_t> lzw_decompress(const uint8_t* data, size_t size, const std::string& source) {
-  constexpr int kBits = 10;
-  constexpr int kMaxCode = (1 << kBits) - 2;
-  // Dictionary entries as (prefix code, last byte, length); strings are rebuilt backwards.
-  std::vector<int32_t> prefix(static_cast<size_t>(kMaxCode + 1), -1);
-  std::vector<uint8_t> last(static_cast<size_t>(kMaxCode + 1), 0), first(static_cast<size_t>(kMaxCode + 1), 0);
-  std::vector<int32_t> length(static_cast<size_t>(kMaxCode + 1), 0);
+namespace {
+constexpr int kBits = 10;
+constexpr int kMaxCode = (1 << kBits) - 2;  // 1022: the last dictionary entry; 1023 ends a chunk
+constexpr size_t kEntries = kMaxCode + 1;
+}  // namespace
+
+void lzw_decompress(const uint8_t* data, size_t size, std::vector<uint8_t>& out, int64_t max_out,
+                    const std::string& source) {
+  // Dictionary entries as (prefix code, last byte, first byte, length); strings are rebuilt backwards.
+  int32_t prefix[kEntries];
+  uint8_t last[kEntries], first[kEntries];
+  int32_t length[kEntries];
   for (int c = 0; c < 256; ++c) {
-    last[static_cast<size_t>(c)] = static_cast<uint8_t>(c);
-    first[static_cast<size_t>(c)] = static_cast<uint8_t>(c);
-    length[static_cast<size_t>(c)] = 1;
+    prefix[c] = -1;
+    last[c] = first[c] = static_cast<uint8_t>(c);
+    length[c] = 1;
   }
   int next = 256;
-  std::vector<uint8_t> out;
-  out.reserve(size * 3);
   uint64_t bitbuf = 0;
   int bitcount = 0;
   size_t pos = 0;
   int prev = -1;
-  std::vector<uint8_t> tmp;
+  uint8_t tmp[kEntries + 1];
   while (true) {
     // The encoder's reader keeps a 32-bit window and stops as soon as it cannot hold more than
     // 24 bits: the last bits of a chunk are padding, and code 1023 marks the end.
@@ -36,7 +42,7 @@ std::vector<uint8_t> lzw_decompress(const uint8_t* data, size_t size, const std:
         ended = true;
         break;
       }
-      bitbuf = (bitbuf << 8) | data[pos++];
+      bitbuf = ((bitbuf << 8) | data[pos++]) & 0xFFFFFFFFu;
       bitcount += 8;
     }
     if (ended) break;
@@ -44,51 +50,67 @@ std::vector<uint8_t> lzw_decompress(const uint8_t* data, size_t size, const std:
     bitcount -= kBits;
     if (code > kMaxCode) break;
     int emit = code;
-    uint8_t extra = 0;
     bool append_first = false;
     if (code >= next) {
       if (prev < 0 || code != next)
         throw Error(source + ": corrupt XLI stream (LZW code " + std::to_string(code) + " before it was defined)");
       emit = prev;  // the KwKwK case: prev's string plus its own first byte
-      extra = first[static_cast<size_t>(prev)];
       append_first = true;
     }
-    // Write the string of `emit` (backwards into tmp, then forwards into out).
-    const int32_t len = length[static_cast<size_t>(emit)];
-    tmp.resize(static_cast<size_t>(len));
+    // The string of `emit`, backwards into tmp (its length is at most the dictionary size).
+    const int32_t len = length[emit];
+    if (len < 1 || len > static_cast<int32_t>(kEntries))
+      throw Error(source + ": corrupt XLI stream (LZW string length " + std::to_string(len) + ")");
     int c = emit;
     for (int32_t k = len - 1; k >= 0; --k) {
-      tmp[static_cast<size_t>(k)] = last[static_cast<size_t>(c)];
-      c = prefix[static_cast<size_t>(c)];
+      if (c < 0 || c >= next) throw Error(source + ": corrupt XLI stream (LZW prefix chain)");
+      tmp[k] = last[c];
+      c = prefix[c];
     }
-    out.insert(out.end(), tmp.begin(), tmp.end());
-    if (append_first) out.push_back(extra);
-    const uint8_t first_byte = tmp.empty() ? extra : tmp[0];
+    int32_t n_emit = len;
+    if (append_first) tmp[n_emit++] = first[prev];
+    if (static_cast<int64_t>(out.size()) + n_emit > max_out)
+      throw LimitExceeded(source + ": XLI waveform decompresses to more than " + std::to_string(max_out) +
+                          " bytes (xli::Limits::max_output_bytes)");
+    out.insert(out.end(), tmp, tmp + n_emit);
     if (prev >= 0 && next <= kMaxCode) {
-      prefix[static_cast<size_t>(next)] = prev;
-      last[static_cast<size_t>(next)] = first_byte;
-      first[static_cast<size_t>(next)] = first[static_cast<size_t>(prev)];
-      length[static_cast<size_t>(next)] = length[static_cast<size_t>(prev)] + 1;
+      prefix[next] = prev;
+      last[next] = tmp[0];
+      first[next] = first[prev];
+      length[next] = length[prev] + 1;
       ++next;
     }
     prev = code < next ? code : next - 1;
   }
+}
+
+std::vector<uint8_t> lzw_decompress(const uint8_t* data, size_t size, const std::string& source) {
+  std::vector<uint8_t> out;
+  lzw_decompress(data, size, out, Limits{}.max_output_bytes, source);
   return out;
 }
 
-std::vector<std::vector<int16_t>> decode(const uint8_t* data, size_t size, const std::string& source) {
+std::vector<std::vector<int16_t>> decode(const uint8_t* data, size_t size, const std::string& source,
+                                         const Limits& limits) {
   std::vector<std::vector<int16_t>> leads;
+  std::vector<uint8_t> bytes;
+  int64_t total = 0;
   size_t off = 0;
-  while (off + 8 <= size) {
+  while (size - off >= 8) {
+    if (static_cast<int64_t>(leads.size()) >= limits.max_leads)
+      throw LimitExceeded(source + ": XLI data holds more than " + std::to_string(limits.max_leads) +
+                          " chunks (xli::Limits::max_leads)");
     int32_t csize;
     int16_t start;
     std::memcpy(&csize, data + off, 4);
     std::memcpy(&start, data + off + 6, 2);
     off += 8;
-    if (csize < 0 || off + static_cast<size_t>(csize) > size)
+    if (csize < 0 || static_cast<size_t>(csize) > size - off)
       throw Error(source + ": corrupt XLI chunk " + std::to_string(leads.size()) + " (size " + std::to_string(csize) +
                   " runs past the end of the data)");
-    std::vector<uint8_t> bytes = lzw_decompress(data + off, static_cast<size_t>(csize), source);
+    bytes.clear();
+    lzw_decompress(data + off, static_cast<size_t>(csize), bytes, limits.max_output_bytes - total, source);
+    total += static_cast<int64_t>(bytes.size());
     off += static_cast<size_t>(csize);
     if (bytes.size() % 2) bytes.push_back(0);
     const size_t n = bytes.size() / 2;
@@ -107,7 +129,6 @@ std::vector<std::vector<int16_t>> decode(const uint8_t* data, size_t size, const
     }
     leads.push_back(std::move(v));
   }
-  if (off != size && size - off >= 8) throw Error(source + ": trailing bytes after the last XLI chunk");
   return leads;
 }
 

@@ -10,6 +10,9 @@
 // Rows keep a running (max, sum) log-sum-exp in the worker that owns the row block; columns keep
 // per-worker partial (max, sum) vectors merged at the end. The backward recomputes each tile,
 // forms dL/ds from the stored log-terms and accumulates dze += G zc, dzc += G^T ze.
+//
+// The tile loops (weighted_infonce_tiles.inc) exist once per instruction-set path (avx512, avx2,
+// scalar; cardionets/isa.h) and each call runs the active one.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,6 +22,7 @@
 #include "cardionets/core.h"
 #include "cardionets/ops.h"
 #include "cardionets/parallel.h"
+#include "../core/isa_target.h"
 #include "simd_math.h"
 
 namespace cardionets::ops {
@@ -73,47 +77,6 @@ Problem make_problem(const float* ze, const float* zc, const float* phi, int64_t
   return pb;
 }
 
-// A[mb x NB] = s/tau + log W for rows i0.., column block kb; -inf on the diagonal and in padding.
-void logits_tile(const Problem& pb, int64_t i0, int64_t mb, int64_t kb, float* A, float* G) {
-  const int64_t k0 = kb * NB, nb = std::min(NB, pb.B - k0);
-  std::fill(A, A + mb * NB, 0.0f);
-  std::fill(G, G + mb * NB, 0.0f);
-  detail::gemm_acc(pb.ze + i0 * pb.D, pb.D, 1, pb.zc_pack.data() + kb * pb.D * NB, NB, A, NB, mb, pb.D, NB);
-  detail::gemm_acc(pb.phi + i0 * pb.P, pb.P, 1, pb.phi_pack.data() + kb * pb.P * NB, NB, G, NB, mb, pb.P, NB);
-  for (int64_t r = 0; r < mb; ++r) {
-    const float ni = pb.nphi[i0 + r];
-    const float* nk = pb.nphi.data() + k0;
-    float* g = G + r * NB;
-    bool cancel = false;
-    for (int64_t c = 0; c < nb; ++c) {
-      const float nn = ni + nk[c];
-      const float d2 = nn - 2.0f * g[c];
-      cancel |= d2 <= 0.5f * nn;
-      g[c] = d2 * pb.inv_s2;
-    }
-    if (cancel) {  // exact distances where the expansion cancels (always true on the diagonal tile)
-      const float* pi = pb.phi + (i0 + r) * pb.P;
-      for (int64_t c = 0; c < nb; ++c) {
-        const float nn = ni + nk[c];
-        if (g[c] > 0.5f * nn * pb.inv_s2) continue;
-        const float* pk = pb.phi + (k0 + c) * pb.P;
-        float d2 = 0.0f;
-        for (int64_t p = 0; p < pb.P; ++p) {
-          const float t = pi[p] - pk[p];
-          d2 += t * t;
-        }
-        g[c] = d2 * pb.inv_s2;
-      }
-    }
-    detail::log1mexp_array(g, g, nb);
-    float* a = A + r * NB;
-    for (int64_t c = 0; c < nb; ++c) a[c] = a[c] * pb.inv_tau + g[c];
-    for (int64_t c = nb; c < NB; ++c) a[c] = kNegInf;
-    const int64_t diag = i0 + r - k0;
-    if (diag >= 0 && diag < nb) a[diag] = kNegInf;  // W_ii = 0
-  }
-}
-
 inline float softplus(float m) {
   if (m == kNegInf) return 0.0f;
   return m > 0.0f ? m + std::log1p(std::exp(-m)) : std::log1p(std::exp(m));
@@ -123,10 +86,50 @@ inline float sigmoid(float m) {
   return m >= 0.0f ? 1.0f / (1.0f + std::exp(-m)) : std::exp(m) / (1.0f + std::exp(m));
 }
 
+
+#define CN_PATH scalar
+#define CN_T
+#include "weighted_infonce_tiles.inc"
+#undef CN_T
+#undef CN_PATH
+#if CARDIONETS_HAVE_AVX_PATHS
+#define CN_PATH avx2
+#define CN_T CARDIONETS_TARGET_AVX2
+#include "weighted_infonce_tiles.inc"
+#undef CN_T
+#undef CN_PATH
+#define CN_PATH avx512
+#define CN_T CARDIONETS_TARGET_AVX512
+#include "weighted_infonce_tiles.inc"
+#undef CN_T
+#undef CN_PATH
+#endif
+
+using ForwardRows = void (*)(const Problem&, int64_t, int64_t, float*, float*, float*);
+using BackwardRows = void (*)(const Problem&, int64_t, int64_t, const float*, const float*, float, float*, float*);
+
+ForwardRows forward_rows_for_isa() {
+#if CARDIONETS_HAVE_AVX_PATHS
+  return cardionets::detail::pick_isa<ForwardRows>(scalar::forward_rows, avx2::forward_rows, avx512::forward_rows);
+#else
+  return cardionets::detail::pick_isa<ForwardRows>(scalar::forward_rows, nullptr, nullptr);
+#endif
+}
+
+BackwardRows backward_rows_for_isa() {
+#if CARDIONETS_HAVE_AVX_PATHS
+  return cardionets::detail::pick_isa<BackwardRows>(scalar::backward_rows, avx2::backward_rows,
+                                                    avx512::backward_rows);
+#else
+  return cardionets::detail::pick_isa<BackwardRows>(scalar::backward_rows, nullptr, nullptr);
+#endif
+}
+
 }  // namespace
 
 double weighted_infonce_forward(const float* ze, const float* zc, const float* phi, int64_t B, int64_t D,
                                 int64_t P, float sigma, float tau, float* m_ec, float* m_ce) {
+  const ForwardRows rows = forward_rows_for_isa();
   const Problem pb = make_problem(ze, zc, phi, B, D, P, sigma, tau);
   const int64_t nrb = (B + MB - 1) / MB;
   std::mutex mu;
@@ -134,58 +137,11 @@ double weighted_infonce_forward(const float* ze, const float* zc, const float* p
 
   parallel_for(nrb, 1, [&](int64_t rb_begin, int64_t rb_end) {
     std::vector<float> cmax(static_cast<size_t>(B), kNegInf), csum(static_cast<size_t>(B), 0.0f);
-    std::vector<float> A(MB * NB), G(MB * NB), T(MB * NB), tmax(NB), shift(NB);
-    float rmax[MB], rsum[MB];
-    for (int64_t rb = rb_begin; rb < rb_end; ++rb) {
-      const int64_t i0 = rb * MB, mb = std::min(MB, B - i0);
-      std::fill(rmax, rmax + MB, kNegInf);
-      std::fill(rsum, rsum + MB, 0.0f);
-      for (int64_t kb = 0; kb < pb.nkb; ++kb) {
-        const int64_t k0 = kb * NB, nb = std::min(NB, B - k0);
-        logits_tile(pb, i0, mb, kb, A.data(), G.data());
-        // rows: e->c direction, shifted by the positive logit s_ii/tau
-        for (int64_t r = 0; r < mb; ++r) {
-          const float* a = A.data() + r * NB;
-          float m = kNegInf;
-          for (int64_t c = 0; c < nb; ++c) m = std::max(m, a[c]);
-          if (m == kNegInf) continue;
-          const float pos = pb.pos[i0 + r];
-          const float newm = std::max(rmax[r], m - pos);
-          const float sh = pos + newm;
-          float* t = T.data();
-          for (int64_t c = 0; c < nb; ++c) t[c] = a[c] - sh;
-          detail::exp_array(t, t, nb);
-          float s = 0.0f;
-          for (int64_t c = 0; c < nb; ++c) s += t[c];
-          rsum[r] = (rmax[r] == kNegInf ? 0.0f : rsum[r] * std::exp(rmax[r] - newm)) + s;
-          rmax[r] = newm;
-        }
-        // columns: c->e direction, shifted by s_kk/tau
-        std::fill(tmax.begin(), tmax.end(), kNegInf);
-        for (int64_t r = 0; r < mb; ++r)
-          for (int64_t c = 0; c < NB; ++c) tmax[c] = std::max(tmax[c], A[r * NB + c]);
-        for (int64_t c = 0; c < NB; ++c) {
-          shift[c] = 0.0f;
-          if (c >= nb || tmax[c] == kNegInf) continue;
-          const int64_t k = k0 + c;
-          const float newm = std::max(cmax[k], tmax[c] - pb.pos[k]);
-          if (cmax[k] != kNegInf) csum[k] *= std::exp(cmax[k] - newm);
-          cmax[k] = newm;
-          shift[c] = pb.pos[k] + newm;
-        }
-        for (int64_t r = 0; r < mb; ++r)
-          for (int64_t c = 0; c < NB; ++c) T[r * NB + c] = A[r * NB + c] - shift[c];
-        detail::exp_array(T.data(), T.data(), mb * NB);
-        for (int64_t r = 0; r < mb; ++r)
-          for (int64_t c = 0; c < nb; ++c) csum[k0 + c] += T[r * NB + c];
-      }
-      for (int64_t r = 0; r < mb; ++r) m_ec[i0 + r] = rsum[r] > 0.0f ? rmax[r] + std::log(rsum[r]) : kNegInf;
-    }
+    rows(pb, rb_begin, rb_end, m_ec, cmax.data(), csum.data());
     std::lock_guard<std::mutex> lock(mu);
     part_max.push_back(std::move(cmax));
     part_sum.push_back(std::move(csum));
   });
-
   for (int64_t k = 0; k < B; ++k) {
     float m = kNegInf;
     for (const auto& pm : part_max) m = std::max(m, pm[k]);
@@ -203,6 +159,7 @@ double weighted_infonce_forward(const float* ze, const float* zc, const float* p
 void weighted_infonce_backward(const float* ze, const float* zc, const float* phi, int64_t B, int64_t D,
                                int64_t P, float sigma, float tau, const float* m_ec, const float* m_ce,
                                float grad_loss, float* d_ze, float* d_zc) {
+  const BackwardRows rows = backward_rows_for_isa();
   const Problem pb = make_problem(ze, zc, phi, B, D, P, sigma, tau);
   const int64_t nrb = (B + MB - 1) / MB;
   const float coef = grad_loss / (2.0f * static_cast<float>(B)) * pb.inv_tau;  // dL/ds = coef (P + Q)
@@ -223,27 +180,7 @@ void weighted_infonce_backward(const float* ze, const float* zc, const float* ph
       own.assign(static_cast<size_t>(B * D), 0.0f);
       dzc = own.data();
     }
-    std::vector<float> A(MB * NB), G(MB * NB), U(MB * NB), cs(NB);
-    for (int64_t rb = rb_begin; rb < rb_end; ++rb) {
-      const int64_t i0 = rb * MB, mb = std::min(MB, B - i0);
-      for (int64_t kb = 0; kb < pb.nkb; ++kb) {
-        const int64_t k0 = kb * NB, nb = std::min(NB, B - k0);
-        logits_tile(pb, i0, mb, kb, A.data(), G.data());
-        for (int64_t c = 0; c < NB; ++c) cs[c] = c < nb ? col_shift[k0 + c] : 0.0f;
-        for (int64_t r = 0; r < mb; ++r) {
-          const float rs = row_shift[i0 + r];
-          for (int64_t c = 0; c < NB; ++c) {
-            U[r * NB + c] = A[r * NB + c] - rs;
-            G[r * NB + c] = A[r * NB + c] - cs[c];
-          }
-        }
-        detail::exp_array(U.data(), U.data(), mb * NB);
-        detail::exp_array(G.data(), G.data(), mb * NB);
-        for (int64_t j = 0; j < mb * NB; ++j) G[j] = coef * (U[j] + G[j]);
-        detail::gemm_acc(G.data(), NB, 1, zc + k0 * D, D, d_ze + i0 * D, D, mb, nb, D);
-        detail::gemm_acc(G.data(), 1, NB, ze + i0 * D, D, dzc + k0 * D, D, nb, mb, D);
-      }
-    }
+    rows(pb, rb_begin, rb_end, row_shift.data(), col_shift.data(), coef, d_ze, dzc);
     if (!own.empty()) {
       std::lock_guard<std::mutex> lock(mu);
       partials.push_back(std::move(own));

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,10 @@ void register_dsp(py::module_& m) {
     return flags;
   }, py::arg("x"), py::arg("fs"), py::arg("config") = dsp::QualityConfig{});
   m.def("dsp_describe_flags", &dsp::describe_flags, py::arg("flags"));
+  m.def("dsp_standard_leads", [] {
+    std::vector<std::string> leads(std::begin(dsp::kStandardLeads), std::end(dsp::kStandardLeads));
+    return leads;
+  }, "The lead order of every model input (cardionets/dsp.h kStandardLeads).");
   m.def("dsp_flag_table", []() {
     py::list out;
     for (const auto& f : dsp::flag_table()) out.append(py::make_tuple(f.bit, f.name, f.fatal, f.meaning));

@@ -1,5 +1,5 @@
 // C++ test of the ECG pipeline without Python: read a real WFDB record (argv[1], default the
-// CinC fixture beside the repository), preprocess it, and check filter design, shapes, stats,
+// CinC fixture in tests/fixtures, relative to the repository root), preprocess it, and check filter design, shapes, stats,
 // frequency response and the quality gate. Run by tests/test_native_ecg.py through cpp_build.
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 namespace dsp = cardionets::dsp;
 
 int main(int argc, char** argv) {
-  const std::string record = argc > 1 ? argv[1] : "../shared/data/ecg/cinc2021/HR06000.hea";
+  const std::string record = argc > 1 ? argv[1] : "tests/fixtures/ecg/cinc2021/HR06000.hea";
 
   // Filter design: scipy.signal.butter(5, 0.67, 'highpass', fs=250, output='sos') coefficients.
   const auto hp = dsp::butter_sos(5, 0.67, 250.0, true);
@@ -49,6 +49,35 @@ int main(int argc, char** argv) {
     }
     const double mean = s / (12 * 2250), sd = std::sqrt(q / (12 * 2250) - mean * mean);
     CHECK(finite && std::fabs(mean) < 1e-5 && std::fabs(sd - 1.0) < 1e-4);
+  }
+
+  // A model that takes 3 crops: a 10 s record gives them as run() does; a record of exactly 9 s
+  // gives one crop, repeated (the buffer holds exactly 3 crops: ASan / the guard words below see
+  // any write past it); shorter is a fatal flag with every crop NaN.
+  {
+    const size_t crop = 12 * 2250;
+    std::vector<float> fixed(3 * crop + 16, 7.0f);
+    CHECK(pre.run_fixed_crops(rec.signal.data(), rec.n_samples, fixed.data()) == flags);
+    CHECK(std::equal(out.begin(), out.end(), fixed.begin()));
+    std::vector<float> nine(12 * 4500);  // the first 9 s of every lead
+    for (int l = 0; l < 12; ++l)
+      std::copy_n(rec.signal.begin() + l * 5000, 4500, nine.begin() + l * 4500);
+    CHECK(pre.crops_per_record(4500) == 1);
+    std::fill(fixed.begin(), fixed.end(), 7.0f);
+    const uint32_t f9 = pre.run_fixed_crops(nine.data(), 4500, fixed.data());
+    CHECK((f9 & dsp::kFatalFlags) == 0);
+    CHECK(std::equal(fixed.begin(), fixed.begin() + crop, fixed.begin() + crop) &&
+          std::equal(fixed.begin(), fixed.begin() + crop, fixed.begin() + 2 * crop));
+    CHECK(std::all_of(fixed.begin() + 3 * crop, fixed.end(), [](float v) { return v == 7.0f; }));
+    std::vector<float> single(crop);
+    dsp::PreprocessConfig one;
+    one.n_crops = 1;
+    dsp::Preprocessor(rec.header.fs, one).run(nine.data(), 4500, single.data());
+    CHECK(std::equal(single.begin(), single.end(), fixed.begin()));
+    const uint32_t f8 = pre.run_fixed_crops(nine.data(), 4000, fixed.data());
+    CHECK((f8 & dsp::kTooShort) != 0);
+    CHECK(std::all_of(fixed.begin(), fixed.begin() + 3 * crop, [](float v) { return std::isnan(v); }));
+    CHECK(std::all_of(fixed.begin() + 3 * crop, fixed.end(), [](float v) { return v == 7.0f; }));
   }
 
   // Frequency response of the whole chain on synthetic leads: 10 Hz passes, 0.1 Hz drift and

@@ -81,6 +81,62 @@ int main(int argc, char** argv) {
     unsupported = true;
   }
   CHECK(unsupported);
+
+  // Hostile input: declared sizes above the limits (checked before allocating), files outside the
+  // folder, Latin-1 text, and the XLI output limit.
+  auto limit_hit = [](const std::string& header, const wf::Limits& lim, const char* fragment) {
+    try {
+      wf::read_record(header, lim);
+    } catch (const cardionets::LimitExceeded& e) {
+      return std::strstr(e.what(), fragment) != nullptr;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "not a LimitExceeded: %s\n", e.what());
+    }
+    return false;
+  };
+  std::string big = "big 12 500 1500000000000000000\n";
+  for (int i = 0; i < 12; ++i) big += "ok.dat 16 200 16 0 0 0 0 L\n";
+  write(dir + "big.hea", big);
+  CHECK(limit_hit(dir + "big.hea", wf::Limits{}, "Limits::max_samples"));
+  wf::Limits small;
+  small.max_signal_bytes = 8;
+  CHECK(limit_hit(dir + "ok.hea", small, "Limits::max_signal_bytes"));
+  write(dir + "esc.hea", "esc 1 500 3\n../ok.dat 16 200 16 0 0 0 0 I\n");
+  CHECK(throws_with(dir + "esc.hea", "leaves the header's folder"));
+  write(dir + "abs.hea", "abs 1 500 3\n/etc/passwd 16 200 16 0 0 0 0 I\n");
+  CHECK(throws_with(dir + "abs.hea", "absolute path"));
+  write(dir + "lat.hea", "lat 2 500 3\nok.dat 16 200(10)/mV 16 0 0 0 0 Ableitung \xe4\nok.dat 16 100/\xb5V 16 0 0 0 0 II\n");
+  {
+    const wf::Record r = wf::read_record(dir + "lat.hea");
+    CHECK(r.header.signals[0].description == "Ableitung \xc3\xa4");  // Latin-1 a-umlaut as UTF-8
+    CHECK(std::fabs(r.signal[3] - 0.001f) < 1e-9f);                  // micro volts
+  }
+  {
+    // LZW codes 0, 256, 257, ... each one byte longer than the last: output outgrows the input
+    std::vector<int> codes = {0};
+    for (int c = 256; c <= 1022; ++c) codes.push_back(c);
+    std::string bits;
+    for (int c : codes)
+      for (int b = 9; b >= 0; --b) bits += ((c >> b) & 1) ? '1' : '0';
+    bits += "1111111111";
+    while (bits.size() % 8) bits += '0';
+    bits += std::string(32, '0');
+    std::vector<uint8_t> blob(8, 0);
+    for (size_t i = 0; i < bits.size(); i += 8) blob.push_back(static_cast<uint8_t>(std::stoi(bits.substr(i, 8), nullptr, 2)));
+    const int32_t payload = static_cast<int32_t>(blob.size() - 8);
+    std::memcpy(blob.data(), &payload, 4);
+    cardionets::xli::Limits lim;
+    const auto leads = cardionets::xli::decode(blob.data(), blob.size(), "lzw", lim);
+    CHECK(leads.size() == 1 && leads[0].size() > 100000);
+    lim.max_output_bytes = 4096;
+    bool refused = false;
+    try {
+      cardionets::xli::decode(blob.data(), blob.size(), "lzw", lim);
+    } catch (const cardionets::LimitExceeded&) {
+      refused = true;
+    }
+    CHECK(refused);
+  }
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

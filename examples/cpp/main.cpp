@@ -1,11 +1,15 @@
 // screen_ecg: score one WFDB ECG record with an exported CardioNets screening model, no Python.
 //
-//   screen_ecg MODEL.pt2 RECORD.hea [--n-crops 3]
+//   screen_ecg MODEL.pt2 RECORD.hea [--n-crops K]
 //
 // 1. read the record with the native WFDB reader (cardionets/wfdb.h), leads put in the standard
-//    order I, II, III, aVR, aVL, aVF, V1-V6 by name;
-// 2. preprocess with the C++ DSP library (cardionets/dsp.h): 250 Hz, 0.67-40 Hz zero-phase
-//    Butterworth, evaluation crops of 2250 samples, standardised, quality flags;
+//    order (cardionets::dsp::kStandardLeads: I, II, III, aVR, aVL, aVF, V1-V6) by name;
+// 2. preprocess with the C++ DSP library (cardionets/dsp.h, its PreprocessConfig defaults are the
+//    preprocessing spec): 250 Hz, 0.67-40 Hz zero-phase Butterworth, evaluation crops of 2250
+//    samples, standardised, quality flags. The package takes a fixed number of crops (n_crops in
+//    MODEL.pt2.json, written by the exporter; --n-crops must agree): a record exactly 9 s long
+//    gives one crop, which is repeated (the model averages over crops, so this is the one-crop
+//    evaluation); a shorter one is refused (too_short);
 // 3. run the AOTInductor package (`cardionets export --format aoti`) through libtorch's
 //    torch::inductor::AOTIModelPackageLoader;
 // 4. print one JSON object: record, quality flags, phenotypes {name: value}, probabilities {name: p}.
@@ -19,7 +23,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -28,8 +34,6 @@
 #include "cardionets/wfdb.h"
 
 namespace {
-
-const char* kStandard[12] = {"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -51,13 +55,42 @@ std::vector<float> standard_leads(const cardionets::wfdb::Record& rec, const std
   const int64_t n = rec.n_samples;
   std::vector<float> x(12 * n);
   for (int i = 0; i < 12; ++i) {
+    const char* lead = cardionets::dsp::kStandardLeads[i];
     int found = -1;
     for (size_t j = 0; j < rec.header.signals.size(); ++j)
-      if (lower(rec.header.signals[j].description) == lower(kStandard[i])) found = static_cast<int>(j);
-    if (found < 0) throw cardionets::Error(path + ": lead " + kStandard[i] + " not found (needs the 12 standard leads)");
+      if (lower(rec.header.signals[j].description) == lower(lead)) found = static_cast<int>(j);
+    if (found < 0) throw cardionets::Error(path + ": lead " + lead + " not found (needs the 12 standard leads)");
     std::copy_n(rec.signal.begin() + found * n, n, x.begin() + i * n);
   }
   return x;
+}
+
+// n_crops of the package's JSON sidecar (MODEL.pt2.json), or -1 when the sidecar or the key is
+// missing. A small scan, not a JSON parser: the exporter writes `"n_crops": 3`.
+int64_t sidecar_crops(const std::string& pkg) {
+  std::ifstream in(pkg + ".json");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t key = text.find("\"n_crops\"");
+  if (key == std::string::npos) return -1;
+  size_t i = text.find(':', key);
+  if (i == std::string::npos) return -1;
+  ++i;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  int64_t v = 0;
+  bool digits = false;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && v < 1000) {
+    v = v * 10 + (text[i++] - '0');
+    digits = true;
+  }
+  return digits && v >= 1 && v < 1000 ? v : -1;
+}
+
+int64_t parse_crops(const char* s) {
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v < 1 || v > 64)
+    throw cardionets::Error(std::string("--n-crops: expected a whole number in [1, 64], got '") + s + "'");
+  return v;
 }
 
 void read_names(const std::string& file, std::vector<std::string>& phen, std::vector<std::string>& prob) {
@@ -80,35 +113,45 @@ void print_block(const char* key, const at::Tensor& t, const std::vector<std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
+  if (argc != 3 && argc != 5) {
     std::fprintf(stderr, "usage: %s MODEL.pt2 RECORD.hea [--n-crops K]\n", argv[0]);
     return 1;
   }
   const std::string pkg = argv[1], hea = argv[2];
-  int n_crops = 3;
-  for (int i = 3; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--n-crops") n_crops = std::stoi(argv[i + 1]);
   try {
+    int64_t cli_crops = -1;
+    if (argc == 5) {
+      if (std::string(argv[3]) != "--n-crops") throw cardionets::Error(std::string("unknown option ") + argv[3]);
+      cli_crops = parse_crops(argv[4]);
+    }
+    const int64_t model_crops = sidecar_crops(pkg);
+    if (model_crops > 0 && cli_crops > 0 && model_crops != cli_crops)
+      throw cardionets::Error(pkg + " takes " + std::to_string(model_crops) + " crops (" + pkg +
+                              ".json), not --n-crops " + std::to_string(cli_crops));
+    const int64_t n_crops = model_crops > 0 ? model_crops : (cli_crops > 0 ? cli_crops : 3);
     const auto rec = cardionets::wfdb::read_record(hea);
     const auto x = standard_leads(rec, hea);
     cardionets::dsp::PreprocessConfig cfg;
     cfg.n_crops = n_crops;
     const cardionets::dsp::Preprocessor pre(rec.header.fs, cfg);
-    const int64_t k = pre.crops_per_record(rec.n_samples);
-    std::vector<float> crops(std::max<int64_t>(k, 1) * 12 * cfg.crop_len);
-    const uint32_t flags = pre.run(x.data(), rec.n_samples, crops.data());
+    // Exactly n_crops crops, whatever the record's length (run_fixed_crops never writes past them).
+    std::vector<float> crops(static_cast<size_t>(n_crops * 12 * cfg.crop_len));
+    const uint32_t flags = pre.run_fixed_crops(x.data(), rec.n_samples, crops.data());
     if (flags & cardionets::dsp::kFatalFlags) {
       std::printf("{\"record\": \"%s\", \"quality_flags\": %u, \"error\": \"quality: %s\"}\n", json_escape(hea).c_str(),
                   flags, json_escape(cardionets::dsp::describe_flags(flags)).c_str());
       return 2;
     }
-    at::Tensor input = at::from_blob(crops.data(), {1, k, 12, cfg.crop_len}, at::kFloat).clone();
+    at::Tensor input = at::from_blob(crops.data(), {1, n_crops, 12, cfg.crop_len}, at::kFloat).clone();
     torch::inductor::AOTIModelPackageLoader loader(pkg);
     std::vector<at::Tensor> out = loader.run({input});
+    if (out.size() < 2 || out[0].dim() != 2 || out[1].dim() != 2 || out[0].size(0) != 1 || out[1].size(0) != 1)
+      throw cardionets::Error(pkg + ": expected two outputs [1, P] and [1, D] (phenotypes, probabilities)");
     std::vector<std::string> phen, prob;
     read_names(pkg + ".names.txt", phen, prob);
-    std::printf("{\"record\": \"%s\", \"quality_flags\": %u, \"quality\": \"%s\", ", json_escape(hea).c_str(), flags,
-                json_escape(cardionets::dsp::describe_flags(flags)).c_str());
+    std::printf("{\"record\": \"%s\", \"quality_flags\": %u, \"quality\": \"%s\", \"n_crops\": %lld, ",
+                json_escape(hea).c_str(), flags, json_escape(cardionets::dsp::describe_flags(flags)).c_str(),
+                static_cast<long long>(pre.crops_per_record(rec.n_samples)));
     print_block("phenotypes", out.at(0), phen);
     std::printf(", ");
     print_block("probabilities", out.at(1), prob);

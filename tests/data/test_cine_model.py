@@ -114,6 +114,65 @@ def test_cohort_version_is_recorded(tiny_cohort):
     from cardionets.data.synth.writer import GENERATOR_VERSION, cohort_info
 
     info = cohort_info(tiny_cohort)
-    assert info["version"] == GENERATOR_VERSION == 4 and "PERI" in info["diseases"] and info["format"] == 1
+    assert info["version"] == GENERATOR_VERSION == 5 and "PERI" in info["diseases"] and info["format"] == 1
     meta = json.loads(pq.read_schema(tiny_cohort / "subjects.parquet").metadata[b"cardionets.cohort"])
     assert meta == info
+
+
+def _pixel(dbg: dict, u: float, v: float) -> tuple[int, int]:
+    """The pixel whose heart-frame coordinates are nearest to (u, v) mm."""
+    d2 = (dbg["u"] - u) ** 2 + (dbg["v"] - v) ** 2
+    return np.unravel_index(int(np.argmin(d2)), d2.shape)
+
+
+def test_heart_has_real_size_and_leaves_room_for_its_surroundings():
+    """A 4-chamber heart: LV cavity ~75-105 mm long at ED for a normal volume, walls ~1.4 x the
+    phenotype's (hypertrophied ones at most 2.8 mm more), and the heart covers well under half of the
+    173 mm field (lung, chest wall, liver and mediastinum around it)."""
+    assert cine_model.drawn_wall(6.0) == pytest.approx(8.4) and cine_model.drawn_wall(25.0) == pytest.approx(27.8)
+    for i in (1, 2, 3, 5):
+        dbg: dict = {}
+        _, _, ph = _render(i, seed=0, debug=dbg)
+        cav = dbg["lv_cav"][0] < 0
+        length = dbg["u"][cav].max() - dbg["u"][cav].min()
+        assert 75.0 < length < 105.0, (i, ph["LVEDV"], length)
+        heart = (dbg["lv_epi"][0] < 0) | (dbg["rv_epi"][0] < 0) | (dbg["la_cav"][0] < 2) | (dbg["ra_cav"][0] < 2)
+        assert 0.2 < heart.mean() < 0.5, (i, heart.mean())
+        # mid-septum thickness at ED: across the septum at 40 % of the LV length
+        u0 = 0.4 * dbg["a_ed"]
+        band = (np.abs(dbg["u"] - u0) < 1.5) & (dbg["v"] < 0) & (dbg["v"] > -60)
+        v = dbg["v"][band]
+
+        def crossing(field):                       # v where a (signed-distance) field crosses 0
+            f = field[0][band]
+            o = np.argsort(f)
+            return float(np.interp(0.0, f[o], v[o]))
+        septum = crossing(dbg["lv_cav"]) - crossing(dbg["lv_epi"])
+        wt = cine_model.drawn_wall(ph["WT_AHA_9"])
+        assert 0.8 * wt < septum < 1.25 * wt + 1.0, (i, septum, wt)
+
+
+def test_mitral_leaflets_close_in_systole_and_open_in_diastole():
+    """Along the LV long axis through the mitral orifice the closed leaflets are a dark line at ED and
+    ES; in early filling they swing open towards the walls and the path is blood throughout."""
+    dbg: dict = {}
+    s, d, ph = draw_subject(2, 0, "ukb")
+    hr = heart_rate_at_imaging(s, d)
+    _, info = cine_model.render_cine(ph, d, hr, _rngs(0, 2)[2], anatomy=s.anatomy, male=s.male, bmi=s.bmi,
+                                     debug=dbg)
+    _, ts = cine_model.volume_curves(ph, hr)
+    img = dbg["noise_free"]
+    n = img.shape[0]
+    f_open = int(round((ts + 0.07) * n))
+    blood = np.median(img[0][dbg["lv_cav"][0] < -3])
+
+    def darkest(f):
+        b = dbg["base"][f]
+        a = _pixel(dbg, b + 0.3 * dbg["a_ed"], 0.0)          # LV cavity on the axis
+        z = _pixel(dbg, b - 12.0, 0.0)                        # LA, above the annulus
+        t = np.linspace(0.0, 1.0, 60)
+        rr = np.rint(a[0] + t * (z[0] - a[0])).astype(int)
+        cc = np.rint(a[1] + t * (z[1] - a[1])).astype(int)
+        return img[f][rr, cc].min() / blood
+    assert darkest(0) < 0.8 and darkest(info.es_frame) < 0.8
+    assert darkest(f_open) > 0.85

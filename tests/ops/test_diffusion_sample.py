@@ -73,6 +73,7 @@ def test_cpu_matches_reference(guided, n):
     _check("cpu", n, guided, 100)
 
 
+@pytest.mark.interpreter
 def test_generator_streams_agree():
     """Every backend consumes a generator identically (the triton loop draws the whole stream up front
     into its static noise buffer, in the same order)."""

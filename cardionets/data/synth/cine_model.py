@@ -8,30 +8,33 @@ pixel grid for all frames at once: ventricular edges are per-frame profiles v = 
 signed distance by the edge's slope; atria, papillary muscle and valves are per-frame ellipses and
 bands in shifted static coordinates. Every edge gets a one-pixel partial-volume ramp.
 
-* LV cavity: a bullet |v - v_lv| < w q(s) sqrt(1 - s^m), s = (u - B) / a in [0, 1], with a slight
-  narrowing q towards the mitral annulus; its volume pi w^2 a I_v (I_v = mean of q^2 (1 - s^m))
-  follows the LV volume curve. The apex stays put; the AV plane u = B descends with the septal and
+* LV cavity: a bullet |v - v_lv| < w q(s) (1 - s^m)^p, s = (u - B) / a in [0, 1] (near-parallel
+  walls over the base, a tapered apex), with a slight narrowing q towards the mitral annulus; its
+  volume pi w^2 a I_v (I_v = mean of q^2 (1 - s^m)^(2p)) follows the LV volume curve, and the
+  heart is drawn at its real size (LV ~90-100 mm at ED in a 173 mm field). The apex stays put; the AV plane u = B descends with the septal and
   lateral longitudinal strain (Ell_1-3, Ell_4-6), so it tilts when they differ.
 * LV myocardium: the cavity grown by the segmental wall thickness (AHA 3/9/14 septal, 6/12/16
-  lateral, interpolated base -> mid -> apex and thinning to an apical cap), each segment
-  thickening in systole by its radial strain.
+  lateral, interpolated base -> mid -> apex and thinning to an apical cap) as :func:`drawn_wall`
+  draws it, each segment thickening in systole by its radial strain; trabeculation along the
+  lateral wall and apex, the anterolateral papillary muscle at mid-cavity.
 * RV: a crescent measured from the septal epicardium: 0 < v' < D(u), v' the distance into the RV
   from the septal surface, D a bullet profile from the tricuspid annulus (6-12 mm more apical than
   the mitral: the crux offset) to an RV apex short of the LV apex. Its area D0 L J tracks
   (V / kappa)^(2/3); the tricuspid plane descends more than the mitral (TAPSE > MAPSE); free wall
   ~3.2 mm (thicker in PH). The septum thins a little towards its membranous part at the crux.
-* LA, RA: ellipses on either side of a thin (1.6-3 mm) interatrial septum, bowed towards the RA and
+* LA, RA: ovals on either side of a thin (1.6-3 mm) interatrial septum, bowed towards the RA and
   thinnest at the fossa ovalis, cut at their annulus; areas track (V / kappa)^(2/3) of the atrial
   volume curves (reservoir filling in ventricular systole, emptying in early diastole and atrial
-  systole); 2 mm walls.
-* Valves: a 1.4 mm leaflet plane between ventricular and atrial blood (no band across the annuli);
-  closed leaflets ~2 mm thick, bowed towards the atrium, in systole and around end-diastole; open
-  into the ventricle during filling, with a slightly darker inflow jet in early diastole. Papillary
-  muscle, RV trabeculation and moderator band.
-* Pericardium: epicardial fat (thicker in the AV grooves, along the RV free wall and at the apex), the
-  fibrous pericardium as a thin dark line (thickened after pericarditis), a bright effusion rim
-  between them when there is fluid (mostly along the RV free wall, the apex and the lateral LV), and
-  paracardiac fat outside in places.
+  systole); 2 mm walls; pulmonary veins entering the LA.
+* Valves: the leaflet plane between ventricular and atrial blood is blood (no band across the
+  annuli); two leaflets per valve hinged at the annulus, meeting a few mm into the ventricle when
+  closed (systole, end-diastole), swinging open towards the apex in early filling, half-closed in
+  diastasis, re-opened by the atrial kick; a slightly darker inflow stream in early diastole. RV
+  trabeculation and moderator band.
+* Pericardium: epicardial fat (thicker in the AV grooves, along the RV free wall and at the apex;
+  more with BMI), the fibrous pericardium as a thin dark line (thickened after pericarditis), a
+  bright effusion rim between them when there is fluid (mostly along the RV free wall, the apex and
+  the lateral LV), and paracardiac fat outside in places.
 * Around it (:mod:`.cine_surroundings`): chest wall, lungs, posterior mediastinum with the pulsating
   descending aorta, spine and liver in body coordinates; neighbours follow the heart in systole.
 Orientation: anterior up, patient left on the image right (the scanner convention of a 4-chamber
@@ -47,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 
 from . import cine_surroundings
 from .diseases import DiseaseState
@@ -54,6 +58,17 @@ from .diseases import DiseaseState
 N_FRAMES = 50
 SIZE = 96
 SPACING = 1.8        # mm; UK Biobank long-axis cines are ~1.8 mm in-plane
+# The phenotype table's wall thicknesses follow the automated UK Biobank analysis (mean ~6 mm); the
+# image draws normal walls 1.4 x thicker, so the basal septum reads 8-11 mm at end-diastole as on
+# manual SSFP measurements, and adds at most 2.8 mm to hypertrophied ones (an HCM septum of 25 mm is
+# drawn 27.8 mm, not 35). Monotone: the image still orders subjects by their phenotype.
+WALL_SCALE = 1.4
+WALL_SCALE_UP_TO = 7.0    # mm of phenotype thickness the scale applies to
+
+
+def drawn_wall(wt):
+    """Wall thickness drawn in the image (mm) for a phenotype thickness ``wt`` (mm)."""
+    return wt + (WALL_SCALE - 1.0) * np.minimum(wt, WALL_SCALE_UP_TO)
 _F = np.float32
 
 
@@ -98,7 +113,7 @@ def volume_curves(ph: dict[str, float], hr: float, n: int = N_FRAMES) -> tuple[d
 
 # ---- shape helpers ---------------------------------------------------------------------------------
 _VALVE_GAP = 1.4   # mm of the leaflet plane between ventricular and atrial blood at a closed valve
-_CONE = 6.0       # slope of the cone that continues a profile past its apex (keeps distances signed)
+_CONE = 6.0       # steepest edge slope the distance correction trusts (the tip of a bullet is vertical)
 
 
 def _cov(dist_mm, px: float):
@@ -115,25 +130,27 @@ def _taper(s, beta: float, reach: float = 0.3):
     return 1.0 - beta * r * r
 
 
-def _profile_integrals(m: float, beta: float) -> tuple[float, float]:
-    """I_v = mean q^2 (1 - s^m) and I_a = mean q sqrt(1 - s^m) over s in [0, 1] (volume and
-    area factors of a bullet of half-width w q(s) sqrt(1 - s^m))."""
+def _profile_integrals(m: float, beta: float, p: float = 0.5) -> tuple[float, float]:
+    """I_v = mean q^2 (1 - s^m)^(2p) and I_a = mean q (1 - s^m)^p over s in [0, 1] (volume and
+    area factors of a bullet of half-width w q(s) (1 - s^m)^p)."""
     s = (np.arange(2000) + 0.5) / 2000
     q = _taper(s, beta)
-    body = 1.0 - s ** m
-    return float(np.mean(q * q * body)), float(np.mean(q * np.sqrt(body)))
+    body = (1.0 - s ** m) ** p
+    return float(np.mean(q * q * body * body)), float(np.mean(q * body))
 
 
 def bullet_profile(ug: np.ndarray, base: np.ndarray, length: np.ndarray, width: np.ndarray, m: float,
-                   beta: float, extra: np.ndarray | float = 0.0) -> np.ndarray:
+                   beta: float, extra: np.ndarray | float = 0.0, p: float = 0.5) -> np.ndarray:
     """Half-width [n, L] at axial positions ug [L] of a bullet per frame: (width q(s) + extra)
-    sqrt(1 - s^m), s = (u - base) / length; constant above the base; past the apex a cone of slope
-    _CONE going negative, so |v| - profile is a signed distance-like field everywhere."""
+    (1 - s^m)^p, s = (u - base) / length (p = 0.5: a rounded tip, larger: a tapered one); constant
+    above the base; past the apex a cone of slope one going negative, so |v| - profile is a signed
+    distance-like field everywhere (a steeper cone would shrink the distance sideways of the tip and
+    drag the epicardial fat out into a crease)."""
     s = (ug[None, :] - base[:, None]) / length[:, None]
     sc = np.clip(s, 0.0, 1.0)
-    hw = (width[:, None] * _taper(sc, beta) + extra) * np.sqrt(1.0 - sc ** m)
+    hw = (width[:, None] * _taper(sc, beta) + extra) * (1.0 - sc ** m) ** p
     past = (s - 1.0) * length[:, None]
-    return np.where(s > 1.0, -_CONE * past, hw)
+    return np.where(s > 1.0, -past, hw)
 
 
 def slope_factor(edge: np.ndarray, du: float) -> np.ndarray:
@@ -153,6 +170,15 @@ def _ellipse(x, y, a, b):
     """Approximate signed distance to (x / a)^2 + (y / b)^2 = 1: (r - 1) sqrt(a b)."""
     xa, yb = x / a, y / b
     return (np.sqrt(xa * xa + yb * yb) - 1.0) * np.sqrt(a * b)
+
+
+def _segment(x, y, start, direction, length):
+    """Distance from (x, y) to the segment start + t direction, t in [0, length] (direction a unit
+    vector; any of them may be per-frame [n, 1, 1] arrays)."""
+    dx, dy = x - start[0], y - start[1]
+    t = np.clip(dx * direction[0] + dy * direction[1], 0.0, length)
+    ex, ey = dx - t * direction[0], dy - t * direction[1]
+    return np.sqrt(ex * ex + ey * ey)
 
 
 def _seg_area(h: float) -> float:
@@ -216,10 +242,12 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
 
     px = spacing
     # ---- LV geometry ---------------------------------------------------------------------------
-    m_lv = rng.uniform(2.0, 2.4)                         # apex bluntness
-    beta_lv = rng.uniform(0.12, 0.17)                   # narrowing towards the mitral annulus
-    iv_lv, _ = _profile_integrals(m_lv, beta_lv)
-    k_lv = float(np.clip(0.28 * np.exp(0.05 * rng.standard_normal()) * (1.2 if d.cm == "DCM" else 1.0), 0.22, 0.45))
+    m_lv = rng.uniform(2.6, 3.4)                         # a bullet: near-parallel walls over the base ...
+    p_lv = rng.uniform(0.55, 0.68)                       # ... tapering to the apex
+    beta_lv = rng.uniform(0.08, 0.14)                   # narrowing towards the mitral annulus
+    iv_lv, _ = _profile_integrals(m_lv, beta_lv, p_lv)
+    # basal half-width / length: 4-chamber ED length ~90-100 mm and diameter ~50-55 mm at 130-170 mL
+    k_lv = float(np.clip(0.29 * np.exp(0.05 * rng.standard_normal()) * (1.15 if d.cm == "DCM" else 1.0), 0.24, 0.45))
     a_ed = float((ph["LVEDV"] * 1000.0 / (np.pi * k_lv ** 2 * iv_lv)) ** (1 / 3))
     ell_sep = max(-np.mean([ph["Ell_1"], ph["Ell_2"], ph["Ell_3"]]), 2.0) / 100.0
     ell_lat = max(-np.mean([ph["Ell_4"], ph["Ell_5"], ph["Ell_6"]]), 2.0) / 100.0
@@ -231,7 +259,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     tilt = np.tan(np.deg2rad(rng.uniform(-4.0, 10.0))) + (b_lat - b_sep) / (2.0 * w_ed)
     # wall thickness per AHA segment and frame (radial strain thickens it in systole)
     def thick(seg):
-        return ph[f"WT_AHA_{seg}"] * (1.0 + max(ph[f"Err_AHA_{seg}"], -5.0) / 100.0 * cyc)
+        return drawn_wall(ph[f"WT_AHA_{seg}"]) * (1.0 + max(ph[f"Err_AHA_{seg}"], -5.0) / 100.0 * cyc)
     cap = 0.7 * np.mean([thick(k) for k in (13, 14, 15, 16)], 0)    # apical cap, thinner
     t_sep = np.stack([thick(3), thick(9), thick(14), cap], 1)       # [n, 4] base, mid, apex, cap
     t_lat = np.stack([thick(6), thick(12), thick(16), cap], 1)
@@ -239,8 +267,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     m_rv = rng.uniform(1.8, 2.5)
     beta_rv = rng.uniform(0.1, 0.22)
     _, ia_rv = _profile_integrals(m_rv, beta_rv)
-    kappa_rv = 1.45 * float(np.exp(0.06 * rng.standard_normal()))    # V / A^1.5 of the RV crescent
-    len_rv_ed = a_ed * min(rng.uniform(0.72, 0.84) * (1.0 + 0.2 * d.ph), 0.98)
+    kappa_rv = 1.75 * float(np.exp(0.06 * rng.standard_normal()))    # V / A^1.5 of the RV crescent
+    len_rv_ed = a_ed * min(rng.uniform(0.8, 0.9) * (1.0 + 0.15 * d.ph), 0.98)
     tv_off = rng.uniform(6.0, 12.0)                                   # tricuspid below the mitral (mm)
     rv_long = 0.23 * float(np.clip(ph["RVEF"] / 55.0, 0.3, 1.3))     # RV longitudinal shortening
     tapse = rv_long * len_rv_ed * cyc
@@ -258,10 +286,11 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         area = (vol * 1000.0 / kappa) ** (2 / 3)
         a = np.sqrt(area / (k * frac))
         return a, k * a
-    a_la, w_la = atrium(curves["LA"], 0.7 * float(np.exp(0.05 * rng.standard_normal())),
-                        1.05 * float(np.exp(0.07 * rng.standard_normal())))
-    a_ra, w_ra = atrium(curves["RA"], 0.8 * float(np.exp(0.05 * rng.standard_normal())),
-                        0.95 * float(np.exp(0.07 * rng.standard_normal())))
+    # 4-chamber areas ~16-22 cm^2 at the atrial maximum; ovals longer (annulus -> roof) than wide
+    a_la, w_la = atrium(curves["LA"], 0.8 * float(np.exp(0.05 * rng.standard_normal())),
+                        0.78 * float(np.exp(0.07 * rng.standard_normal())))
+    a_ra, w_ra = atrium(curves["RA"], 0.95 * float(np.exp(0.05 * rng.standard_normal())),
+                        0.88 * float(np.exp(0.07 * rng.standard_normal())))
     psi = float(np.deg2rad(rng.normal(12.0, 5.0)))  # interatrial septum leans towards the RA
     t_ias = rng.uniform(1.6, 3.0)                   # thin, thinnest at the fossa ovalis
     bow = rng.uniform(0.5, 4.0)                     # and bowed towards the RA (higher LA pressure)
@@ -274,7 +303,7 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     ev = np.array([np.cos(ang), np.sin(ang)])          # towards the LV lateral wall (patient left)
     top_u = a_ed + float(cap[0]) + 4.0
     bot_u = -(1.0 + h_top) * float(a_la.max()) - 4.0
-    mid_u = max(0.5 * (top_u + bot_u) + 9.0, top_u - 78.0)   # favour the ventricles; keep the apex in
+    mid_u = max(0.5 * (top_u + bot_u) + 4.0, top_u - 78.0)   # a little towards the ventricles; keep the apex in
     mid_v = 0.5 * ((w_ed + float(t_lat[0, 1])) + float(v_crux[0]) - float(d0_rv[0]) - 4.0)
     shift = rng.normal(0.0, 4.0, 2)
     origin = -(mid_u * eu + mid_v * ev) + shift        # image centre is (0, 0)
@@ -303,11 +332,11 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                      np.clip(np.minimum(s0 / 0.45, (0.8 - s0) / 0.35), 0, 1),
                      np.clip(np.minimum((s0 - 0.45) / 0.35, (1.0 - s0) / 0.2), 0, 1),
                      np.clip((s0 - 0.8) / 0.2, 0, 1)])            # [4, L] base/mid/apex/cap
-    hw_cav = bullet_profile(ug, base, a_t, w_t, m_lv, beta_lv)
+    hw_cav = bullet_profile(ug, base, a_t, w_t, m_lv, beta_lv, p=p_lv)
     # the septum thins towards its membranous part over the last ~6 mm before the annulus (the crux)
     membranous = 1.0 - 0.3 * np.clip(1.0 - (ug[None, :] - base[:, None]) / 6.0, 0.0, 1.0)
-    hw_sep = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, (t_sep @ hats) * membranous)
-    hw_lat = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, t_lat @ hats)
+    hw_sep = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, (t_sep @ hats) * membranous, p_lv)
+    hw_lat = bullet_profile(ug, base, a_t + cap, w_t, m_lv, beta_lv, t_lat @ hats, p_lv)
     sep_face = v_lv - np.maximum(hw_sep, 0.0)                        # RV face of the septum, v(u)
     hw_rv = bullet_profile(ug, base_rv, len_rv, d0_rv, m_rv, beta_rv)  # crescent depth from the septum
     free = sep_face - hw_rv                                          # RV free wall (endocardium), v(u)
@@ -318,7 +347,10 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     absv = np.abs(v2 - v_lv)[None]
     # ---- LV: endocardium and epicardium -------------------------------------------------------------
     lv_plane = T(base) + T(tilt) * (v2 - v_lv) - u2                 # > 0 above the mitral plane
-    rough = (0.9 * np.abs(_smooth_noise(rng, size, 1.3)))[None]     # trabeculae only narrow the cavity
+    # trabeculae only narrow the cavity: a smooth septum, a rough lateral wall and apex
+    trab = np.maximum(np.clip((v2 - v_lv) / (0.6 * w_ed), 0.0, 1.0) * np.clip((u2 - 0.25 * a_ed) / (0.3 * a_ed), 0.0, 1.0),
+                      np.clip((u2 - 0.7 * a_ed) / (0.2 * a_ed), 0.0, 1.0))
+    rough = ((0.3 + rng.uniform(0.8, 1.5) * trab) * np.abs(_smooth_noise(rng, size, 0.9)))[None]
     fc = gather(cav_f, g2)
     lv_cav = np.maximum(absv * fc - gather(cav_t, g2) + rough, lv_plane)
     fe = gather(epi_f, g2)
@@ -329,7 +361,8 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     rv_plane = T(base_rv) + T(tilt_rv) * (v2 - T(v_crux)) - u2      # > 0 above the tricuspid plane
     rough_rv = (1.5 * np.abs(_smooth_noise(rng, size, 1.1)))[None]
     rv_cav = np.maximum(np.maximum(d_free, -vp) + rough_rv, rv_plane)
-    rv_epi = np.maximum(np.maximum(d_free - T(t_rv), -vp - 3.0), rv_plane - _VALVE_GAP)
+    rv_epi = np.maximum(np.maximum(np.maximum(d_free - T(t_rv), -vp - 3.0), rv_plane - _VALVE_GAP),
+                        u2 - T(base_rv + len_rv + t_rv))               # nothing past the RV apex
     # ---- atria: ellipses either side of the interatrial septum, hanging from their annuli ------------
     cps, sps = np.cos(psi), np.sin(psi)
     xa_s = (-u2 * cps - v2 * sps)[None]                # down along the interatrial septum ...
@@ -343,6 +376,19 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     ya_b = ya_s + bow * np.sin(np.pi * s_pos)
     half_ias = 0.5 * t_ias * (1.0 - 0.6 * np.exp(-((s_pos - 0.55) / 0.12) ** 2))
     la_cav = np.maximum(np.maximum(la_cav, (half_ias - sy) - ya_b), _VALVE_GAP - lv_plane)
+    # pulmonary veins entering the LA's posterior wall (one or two in the plane), as blood tubes
+    la_cx = float(np.mean(h_top * a_la - base * cps - v_crux * sps))
+    la_cy = float(np.mean(0.5 * t_ias + g_sep * w_la - base * sps + v_crux * cps))
+    for k in range(2):
+        phi = np.deg2rad(rng.uniform(45.0, 80.0) if k == 0 else rng.uniform(-45.0, -25.0))
+        if rng.random() < (0.7 if k == 0 else 0.3):
+            ex, ey = np.cos(phi), np.sin(phi)
+            r_pv = rng.uniform(4.0, 5.5)
+            start = (la_cx + 0.6 * float(a_la.mean()) * ex, la_cy + 0.6 * float(w_la.mean()) * ey)
+            length = rng.uniform(14.0, 22.0)
+            along = np.clip(((xa_s[0] - start[0]) * ex + (ya_s[0] - start[1]) * ey) / length, 0.0, 1.0)
+            # narrowing as it leaves the plane (partial volume fades the far end)
+            la_cav = np.minimum(la_cav, _segment(xa_s[0], ya_s[0], start, (ex, ey), length) - r_pv * (1.0 - 0.55 * along))
     ra_cav = _ellipse(xa_s + (sx - T(h_top * a_ra - tv_off * cps)), ya_s + (sy + T(0.5 * t_ias + g_sep * w_ra)),
                       T(a_ra), T(w_ra))
     ra_cav = np.maximum(np.maximum(ra_cav, ya_b + (sy + half_ias)), _VALVE_GAP - rv_plane)
@@ -352,19 +398,27 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     # ---- tissues (bSSFP-like relative signal) --------------------------------------------------------
     blood = 1.0
     myo = rng.uniform(0.26, 0.36)
-    fat = rng.uniform(0.72, 0.92)
+    fat = rng.uniform(0.76, 0.88)                      # bright, but below flowing blood
     v_rv_out = float(v_crux[0] - d0_rv[0]) - 4.0
     ventricles = _smooth_min(lv_epi, rv_epi, 8.0)
     atria_out = np.minimum(la_cav, ra_cav) - 2.0
     heart = np.minimum(ventricles, atria_out)
+    # the profile distances underestimate sideways of steep edges (the RV and LV tips); bound them
+    # from below by the end-diastolic heart's true distance less the systolic excursion, so the
+    # epicardial fat and the pericardium cannot run out along a crease
+    heart = np.maximum(heart, (distance_transform_edt(heart[0] >= 0) * px - 10.0).astype(_F)[None])
     # epicardial fat: patchy, thicker in the AV grooves, along the RV free wall and at the apex
     patch = _smooth_noise(rng, size, 4.0)
     groove_l = np.exp(-(((u2 - 2.0) / 12.0) ** 2 + ((v2 - v_lv - w_ed - 8.0) / 12.0) ** 2))
     groove_r = np.exp(-(((u2 - tv_off) / 12.0) ** 2 + ((v2 - v_rv_out) / 12.0) ** 2))
     apex_f = np.exp(-(((u2 - a_ed - 8.0) / 14.0) ** 2 + (v2 / 25.0) ** 2))
     rv_side = np.clip((float(v_crux[0]) - v2) / 25.0, 0.0, 1.0)
-    fat_t = (rng.uniform(-1.5, 0.5) + 1.5 * patch + rng.uniform(4.0, 8.0) * (groove_l + groove_r)
-             + rng.uniform(0.0, 5.0) * apex_f + rng.uniform(0.0, 2.5) * rv_side)
+    # its amount grows with body fat (BMI) rather than varying at random: the grooves and the RV free
+    # wall always carry some, more in heavier subjects
+    obese = float(np.clip((bmi - 26.0) / 8.0, -1.0, 1.5))
+    fat_t = (-0.8 + 0.8 * obese + rng.normal(0.0, 0.3) + 1.5 * patch
+             + (5.5 + 1.5 * obese + rng.uniform(-0.75, 0.75)) * (groove_l + groove_r)
+             + (2.5 + 1.5 * obese + rng.uniform(-1.0, 1.0)) * apex_f + (1.2 + 0.8 * obese) * rv_side)
     fat_t = np.clip(fat_t, 0.0, 10.0).astype(_F)
     # pericardium (a thin dark line where fat lies on both sides), effusion (bright fluid between the
     # epicardial fat and the pericardium: along the RV free wall, around the apex and the lateral LV),
@@ -373,15 +427,16 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
                           - 0.6 * np.clip(-u2 / 30.0, 0.0, 1.0), 0.0, 1.4)
     eff_t = (d.effusion_mm * eff_pattern * (1.0 - 0.15 * T(cyc))).astype(_F)   # the rim widens a little in systole
     peri_t = _F(d.pericardium_mm)
-    para_t = np.clip(rng.uniform(-2.0, 3.0) + 3.0 * _smooth_noise(rng, size, 5.0) + 6.0 * apex_f, 0.0, 12.0).astype(_F)
+    para_t = np.clip(-1.0 + 2.0 * obese + rng.uniform(-1.0, 1.0) + 3.0 * _smooth_noise(rng, size, 5.0) + 6.0 * apex_f,
+                     0.0, 12.0).astype(_F)
     # ---- surroundings, placed in body coordinates around the ED heart -----------------------------
     heart_ed = heart[0] - fat_t - peri_t
     lm = cine_surroundings.landmarks(X, Y, heart_ed < 0, la_cav[0] < 0, ra_cav[0] < 0)
-    from scipy.ndimage import distance_transform_edt
-
     heart_dist = (distance_transform_edt(heart_ed >= 0) * px).astype(_F)
     bg_ed, bg_es, aorta = cine_surroundings.render(rng, X, Y, px, lm, heart_dist, fat, myo, male, bmi, _smooth_noise)
     img = bg_ed[None] + T(cyc) * (bg_es - bg_ed)[None]
+    if debug is not None:
+        debug.update(background=bg_ed, heart=heart[0], fat_mm=fat_t)
 
     def paint(dist, value):                            # img <- img + (value - img) * coverage, in place
         nonlocal img
@@ -389,6 +444,12 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
         tmp = np.subtract(value, img, dtype=_F)
         tmp *= c
         img += tmp
+
+    def paint_w(sl, dist, value):                      # the same inside a window sl = (:, rows, cols)
+        sub = img[sl]
+        tmp = np.subtract(value, sub, dtype=_F)
+        tmp *= _cov(dist, px)
+        sub += tmp
 
     phase = np.arange(n) / n
     pulse = np.clip(np.sin(np.pi * (phase - 0.06) / (ts + 0.12)), 0.0, 1.0) * (phase > 0.06)
@@ -406,39 +467,72 @@ def render_cine(ph: dict[str, float], d: DiseaseState, hr: float, rng: np.random
     paint(np.minimum(la_cav, ra_cav), blood * rng.uniform(0.9, 1.0) * flow)
     paint(ventricles, myo * (1.0 + 0.06 * patch))
     paint(np.minimum(rv_cav, lv_cav), blood * flow)
-    # lateral papillary muscle at mid-cavity, RV moderator band
-    paint(_ellipse(u2 - T(base + 0.5 * a_t), v2 - T(v_lv + 0.78 * w_t), 9.0, T(3.0 + 1.5 * cyc)), myo * 1.3)
-    mb_u = T(base_rv + 0.7 * len_rv)                   # from the septum part-way to the free wall
+    # anterolateral papillary muscle on the lateral wall at mid-cavity (shortens and thickens in
+    # systole), the RV moderator band from the septum part-way to the free wall
+    pm_len, pm_w, s_pm = rng.uniform(10.0, 14.0), rng.uniform(3.5, 5.0), rng.uniform(0.42, 0.55)
+    pm_v = T(v_lv + w_t * (1.0 - s_pm ** m_lv) ** p_lv - 0.4 * pm_w)
+    paint(_ellipse(u2 - T(base + s_pm * a_t), v2 - pm_v, T(pm_len * (1.0 - 0.15 * cyc)), T(pm_w * (1.0 + 0.5 * cyc))),
+          myo * 1.15)
+    mb_u = T(base_rv + 0.7 * len_rv)
     paint(_ellipse(u2 - mb_u - 0.3 * vp, vp - T(0.2 * d0_rv), 2.0, T(0.25 * d0_rv)), myo * 1.2)
-    # ---- valves: thin leaflets, closed (bowed towards the atrium) or open into the ventricle ---------
-    is_open = T(np.minimum((phase - ts - 0.02) / 0.04, (0.97 - phase) / 0.03) > 0.5)
+    # ---- valves: two leaflets per valve, hinged at the annulus; closed (meeting a few mm into the
+    # ventricle) in systole and at end-diastole, swinging open towards the apex in early filling,
+    # half-closing in diastasis, re-opening with the atrial kick; a darker inflow jet in early filling
+    opening = T(np.interp(phase, [0.0, ts + 0.02, ts + 0.07, ts + 0.16, 0.78, 0.87, 0.95, 1.0],
+                          [0.0, 0.0, 1.0, 0.45, 0.35, 0.85, 0.0, 0.0]))
     filling = T(np.clip(1.0 - np.abs(phase - ts - 0.09) / 0.07, 0.0, 1.0))      # early-diastolic inflow
-    for plane, vc, half in ((lv_plane, v_lv + 0.0 * w_t, w_t * (1 - beta_lv)),
-                            (rv_plane, v_crux - 0.55 * d0_rv * (1 - beta_rv) - 0.5 * t_sep[:, 0],
-                             0.5 * d0_rv * (1 - beta_rv))):
-        rel = (v2 - T(vc)) / T(half)                                   # -1 .. 1 across the orifice
-        mid = plane - 0.5 * _VALVE_GAP                                 # 0 in the middle of the leaflet plane
-        arel = np.abs(rel)
-        # blood joins atrium and ventricle across the orifice (open) or up to the leaflets (closed)
-        orifice = np.maximum(np.abs(mid) - 2.0 * _VALVE_GAP, (arel - 0.92) * T(half))
-        paint(np.where(is_open, orifice, np.maximum(orifice, np.abs(mid) - 0.3)), blood * flow)
-        r2 = rel * rel                     # closed: thin leaflets meeting mid-orifice, bowed to the atrium
-        closed = np.maximum(np.abs(mid - 1.2 * (1.0 - r2)) - (0.95 + 0.4 * r2 * r2), arel - 1.1)
-        # open: a small annulus at each hinge, the leaflets hang into the ventricle towards the walls
-        depth = -mid                                                   # mm into the ventricle
-        leaflet = np.maximum(np.abs(arel - 0.8 + 0.12 * depth / T(half)) * T(half) - 0.6,
-                             np.maximum(depth - 0.7 * T(half), -depth))
-        ring = np.maximum(np.maximum(np.abs(mid) - 1.5, (0.9 - arel) * T(half)), arel - 1.15)
-        paint(np.where(is_open, np.minimum(leaflet, ring), closed), myo)
-        # inflow jet: slightly darker blood from the leaflet tips towards the apex in early diastole
-        jet = _ellipse(depth - 0.3 * T(a_t), rel * T(half), 0.3 * T(a_t), 0.35 * T(half))
-        paint(np.where(filling > 0, jet + 2.0, 9.0), blood * (1.0 - 0.2 * filling) * flow)
+    valves = ((lv_plane, base, tilt, v_lv, v_lv, w_t * (1 - beta_lv), rng.uniform(3.0, 6.0), rng.uniform(0.2, 0.35)),
+              (rv_plane, base_rv, tilt_rv, v_crux, v_crux - 0.55 * d0_rv * (1 - beta_rv) - 0.5 * t_sep[:, 0],
+               0.5 * d0_rv * (1 - beta_rv), rng.uniform(2.0, 4.0), rng.uniform(0.15, 0.3)))
+    # inflow jet: slightly darker blood from the leaflet tips towards the apex in early diastole
+    for plane, b_u, tlt, v_ref, vc, half, tent, cpos in valves:
+        fr = np.nonzero(filling[:, 0, 0] > 0)[0]
+        if fr.size == 0:
+            continue
+        rel = (v2 - T(np.broadcast_to(vc, (n,))[fr])) / T(np.broadcast_to(half, (n,))[fr])
+        depth = 0.5 * _VALVE_GAP - plane[fr]
+        jet = _ellipse(depth - 0.3 * T(a_t[fr]), rel * T(np.broadcast_to(half, (n,))[fr]),
+                       0.3 * T(a_t[fr]), 0.35 * T(np.broadcast_to(half, (n,))[fr]))
+        sub = img[fr]
+        c = np.clip(-jet / 6.0, 0.0, 1.0)                           # a soft-edged stream
+        sub += (blood * (1.0 - 0.12 * filling[fr]) * flow - sub) * c
+        img[fr] = sub
+    for plane, b_u, tlt, v_ref, vc, half, tent, cpos in valves:
+        vc, half = np.broadcast_to(vc, (n,)), np.broadcast_to(half, (n,))
+        tlt = np.broadcast_to(tlt, (n,))
+        lo_u, hi_u = float(np.min(b_u)) - 8.0, float(np.max(b_u + 1.4 * half)) + 8.0
+        box = (u2 > lo_u) & (u2 < hi_u) & (np.abs(v2 - float(np.mean(vc))) < float(np.max(half)) + 8.0)
+        if not box.any():
+            continue
+        rows, cols = np.nonzero(box.any(1))[0], np.nonzero(box.any(0))[0]
+        sl = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        uw, vw, pw, fw = u2[sl[1:]], v2[sl[1:]], plane[sl], flow[sl[1:]]
+        mid = pw - 0.5 * _VALVE_GAP                                    # 0 mid-plane, < 0 ventricular side
+        # the leaflet plane across the orifice is blood: the leaflets, not the plane, divide the chambers
+        paint_w(sl, np.maximum(np.abs(mid) - 2.0 * _VALVE_GAP, (np.abs(vw - T(vc)) / T(half) - 0.95) * T(half)),
+                blood * fw)
+        # coaptation point (closed) and hinges, in (u, v) per frame
+        c_v = vc + cpos * half
+        c_u = b_u + tlt * (c_v - v_ref) + tent
+        for sign, frac_open in ((-1.0, rng.uniform(0.75, 0.9)), (1.0, rng.uniform(0.6, 0.75))):
+            h_v = vc + sign * half
+            h_u = b_u + tlt * (h_v - v_ref)
+            cu, cv = c_u - h_u, c_v - h_v
+            length = np.sqrt(cu * cu + cv * cv) + 0.8
+            ang = np.deg2rad(rng.uniform(78.0, 92.0))                  # open: towards the apex, along the walls
+            ou, ov = np.sin(ang) * length * frac_open / length, -sign * np.cos(ang) * frac_open
+            o = opening[:, 0, 0]
+            du_, dv_ = (1 - o) * cu / length + o * ou, (1 - o) * cv / length + o * ov
+            nrm = np.sqrt(du_ * du_ + dv_ * dv_)
+            seg = _segment(uw, vw, (T(h_u), T(h_v)), (T(du_ / nrm), T(dv_ / nrm)), T(length * (1 - o * (1 - frac_open))))
+            paint_w(sl, seg - T(0.85 + 0.45 * (1.0 - o)), myo * 1.1)   # the leaflet (coapted: thicker)
+            paint_w(sl, _segment(uw, vw, (T(h_u), T(h_v)), (0.0, 0.0), 0.0) - 1.8, myo)   # its hinge
     # ---- image formation ---------------------------------------------------------------------------
     img = blur3(img, 0.75)
     gx, gy = rng.normal(0, 0.12, 2)
     yy, xx = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
     shading = (1.0 + gx * xx + gy * yy - rng.uniform(0.1, 0.35) * (xx ** 2 + yy ** 2)
-               + rng.uniform(0.0, 0.3) * np.exp(-(yy + 1.0) / 0.4) + 0.06 * _smooth_noise(rng, size, 18.0))
+               + rng.uniform(0.0, 0.15) * np.exp(-(yy + 1.0) / 0.4) + 0.06 * _smooth_noise(rng, size, 18.0))
     img = img * np.clip(shading, 0.35, 2.0).astype(_F)
     if debug is not None:
         debug["noise_free"] = img.copy()

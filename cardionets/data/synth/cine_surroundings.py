@@ -159,7 +159,7 @@ def sample_params(rng: np.random.Generator, lm: Landmarks, fat: float, myo: floa
         "soft": soft, "fat": float(fat), "post_gap": post_gap,
         "ao_x": float(ao_x), "ao_y": float(ao_y), "ao_r": ao_r, "ao_lumen": float(rng.uniform(0.75, 0.95)),
         "eso_x": float(ao_x - ao_r - rng.uniform(4.0, 9.0)), "eso_y": float(ao_y - rng.uniform(0.0, 6.0)),
-        "spine_x": float(spine_x), "spine_y": float(spine_y), "marrow": float(rng.uniform(0.45, 0.65)),
+        "spine_x": float(spine_x), "spine_y": float(spine_y), "marrow": float(rng.uniform(0.38, 0.5)),
         "liver_x": float(lm.ra_x - rng.uniform(20.0, 40.0)), "liver_y": float(lm.ra_bottom + rng.uniform(45.0, 60.0)),
         "liver_a": float(rng.uniform(75.0, 95.0)), "liver_b": float(rng.uniform(42.0, 52.0)),
         "liver_rot": float(rng.uniform(-35.0, -15.0)), "liver": float(rng.uniform(0.32, 0.45)),

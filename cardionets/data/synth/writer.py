@@ -39,7 +39,11 @@ from .subjects import Subject, sample_subject
 # 3: the NIfTI affine states the display orientation
 # 4: ECG calibrated to adult normal limits and the real fixtures (QRS loop, rhythm, noise), one
 #    anatomy per subject for ECG and cine, cine with its surroundings, pericardial disease (PERI)
-GENERATOR_VERSION = 4
+# 5: 4-chamber anatomy at real size (LV ~90-100 mm at ED, the heart ~14 x 10 cm in the 173 mm
+#    field), bullet LV, normal walls drawn 1.4 x the phenotype, oval atria with pulmonary veins, hinged
+#    mitral / tricuspid leaflets over the cycle, papillary muscle, trabeculation; epicardial fat
+#    with BMI; blood brightest
+GENERATOR_VERSION = 5
 COHORT_FORMAT = 1          # the on-disk layout below (tables, WFDB, NIfTI, cohort.json)
 
 

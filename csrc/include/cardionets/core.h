@@ -14,6 +14,21 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A declared size (samples, bytes, leads) above one of the documented resource limits of the
+// readers (cardionets::wfdb::Limits, cardionets::xli::Limits): the message names the limit.
+// Python: cardionets.errors.NativeLimitExceeded.
+class LimitExceeded : public Error {
+ public:
+  using Error::Error;
+};
+
+// A valid input that the C++ library does not decode (e.g. WFDB format 61 or 160, multi-sample
+// frames); callers can fall back to another reader. Python: cardionets.errors.NativeUnsupported.
+class Unsupported : public Error {
+ public:
+  using Error::Error;
+};
+
 // Library version ("0.1.0").
 const char* version();
 

@@ -20,6 +20,11 @@
 
 namespace cardionets::dsp {
 
+// The lead order of every model input (ST-MEM): I, II, III, aVR, aVL, aVF, V1-V6. Python:
+// cardionets.io.STANDARD_LEADS (tests/native/test_spec.py keeps the two equal).
+inline constexpr const char* kStandardLeads[12] = {"I",  "II", "III", "aVR", "aVL", "aVF",
+                                                   "V1", "V2", "V3",  "V4",  "V5",  "V6"};
+
 namespace detail {
 struct Polyphase;
 }
@@ -142,6 +147,11 @@ class Preprocessor {
   // x: [12][n] float32 in mV; out: [crops_per_record(n)][12][crop_len]. Returns the quality flags;
   // with a fatal flag, out is NaN. record: index mixed into the random-crop seed.
   uint32_t run(const float* x, int64_t n, float* out, uint64_t record = 0) const;
+  // The input of a model that takes exactly config().n_crops crops: out [n_crops][12][crop_len].
+  // A record exactly one crop long gives one evaluation crop (crops_per_record == 1); it is
+  // repeated n_crops times, and since the model averages over crops the result equals the
+  // one-crop evaluation. With a fatal flag, out is NaN. Never writes or reads past out / x.
+  uint32_t run_fixed_crops(const float* x, int64_t n, float* out, uint64_t record = 0) const;
   // Resample + band-pass only: out [12][resampled_length(n)] (no quality gate, no crops).
   void filter(const float* x, int64_t n, float* out) const;
 

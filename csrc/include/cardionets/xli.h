@@ -18,11 +18,23 @@
 
 namespace cardionets::xli {
 
-// LZW-decompress one chunk's payload (10-bit codes). Throws cardionets::Error on a corrupt stream.
+// Resource limits of one blob. LZW expands up to ~800-fold (a 10-bit code can stand for a
+// 1022-byte string), so a small XML file could otherwise decode to gigabytes.
+struct Limits {
+  int64_t max_output_bytes = int64_t{64} << 20;  // decompressed bytes over all chunks (64 MiB)
+  int64_t max_leads = 64;                        // chunks (one per lead) in a blob
+};
+
+// LZW-decompress one chunk's payload (10-bit codes), appending to `out`, which must not grow
+// beyond max_out bytes. Throws cardionets::Error on a corrupt stream, LimitExceeded above max_out.
+void lzw_decompress(const uint8_t* data, size_t size, std::vector<uint8_t>& out, int64_t max_out,
+                    const std::string& source);
 std::vector<uint8_t> lzw_decompress(const uint8_t* data, size_t size, const std::string& source);
 
 // Decode all chunks of an XLI blob: one int16 vector per lead (raw, before limb reconstruction).
-std::vector<std::vector<int16_t>> decode(const uint8_t* data, size_t size, const std::string& source);
+// Throws Error for a corrupt blob and LimitExceeded above `limits`.
+std::vector<std::vector<int16_t>> decode(const uint8_t* data, size_t size, const std::string& source,
+                                         const Limits& limits = {});
 
 // In place: leads 0..5 are I, II, III, aVR, aVL, aVF with 2..5 stored as residuals; afterwards
 // they hold the actual limb leads.
