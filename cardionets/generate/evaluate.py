@@ -6,7 +6,7 @@
 * :func:`feature_comparison`: CMR-encoder features of real vs generated cines: Frechet distance of
   Gaussian fits, mean cosine similarity of paired features, a t-SNE plot and per-dimension
   histograms (matplotlib, written when ``out_dir`` is given).
-* :func:`phenotype_agreement`: the blood-pool volume indices measured (``measure.cine_phenotypes``)
+* :func:`phenotype_agreement`: the LV volumes measured (``measure.cine_phenotypes``)
   on generated vs paired real cines: R^2, Pearson r, MAE; optionally a phenotype model (any callable
   cines -> [N, P]) applied to both.
 """
@@ -137,7 +137,7 @@ def agreement(x, y) -> dict[str, float]:
 def phenotype_agreement(gen, real, spacing: float = 1.8,
                         phenotype_model: Callable[[np.ndarray], np.ndarray] | None = None,
                         names: list[str] | None = None) -> dict[str, dict[str, float]]:
-    """Measured blood-pool volume indices (and optionally a phenotype model's outputs) on generated vs
+    """Measured LV volumes (and optionally a phenotype model's outputs) on generated vs
     paired real cines; keys ``edv_index``, ``esv_index``, ``sv_index``, ``ef`` (+ model outputs)."""
     g, r = _pair(gen, real)
     out = measured_agreement([cine_phenotypes(c, spacing) for c in g], [cine_phenotypes(c, spacing) for c in r])
@@ -149,7 +149,7 @@ def phenotype_agreement(gen, real, spacing: float = 1.8,
 def measured_agreement(measured_gen: list[dict[str, float]], measured_real: list[dict[str, float]]
                        ) -> dict[str, dict[str, float]]:
     """Agreement per phenotype of already measured :func:`~cardionets.generate.measure.cine_phenotypes`
-    (one dict per subject, generated and paired real; the frames and area curves are left to
+    (one dict per subject, generated and paired real; the frames and phase curves are left to
     :func:`cycle_agreement`)."""
     return {k: agreement([p[k] for p in measured_gen], [p[k] for p in measured_real])
             for k in measured_gen[0] if k not in FRAME_KEYS}
@@ -158,22 +158,22 @@ def measured_agreement(measured_gen: list[dict[str, float]], measured_real: list
 def cycle_agreement(measured_gen: list[dict], measured_real: list[dict], tolerance: int = 3) -> dict[str, float]:
     """Does each generated cine contract and relax when its real one does?
 
-    Per subject, the cyclic distance between the generated and the real cine's ED frame (largest
-    blood pool) and ES frame (smallest); the fraction of subjects within ``tolerance`` frames for ED,
-    for ES and for both; and the mean Pearson correlation of the two blood-pool area curves (1: the
-    same beat, 0: no shared motion). A static or flickering cine scores near 0.
+    Per subject, the cyclic distance between the generated and the real cine's ED and ES frames
+    (:func:`~cardionets.generate.measure.lv_reading`); the fraction of subjects within ``tolerance``
+    frames for ED, for ES and for both; and the mean Pearson correlation of the two oriented phase
+    curves (1: the same beat, 0: no shared motion). A static cine scores 0.
     """
-    frames = len(measured_real[0]["area"])
+    frames = len(measured_real[0]["phase_curve"])
     ed = cyclic_frame_distance([p["ed_frame"] for p in measured_gen], [p["ed_frame"] for p in measured_real], frames)
     es = cyclic_frame_distance([p["es_frame"] for p in measured_gen], [p["es_frame"] for p in measured_real], frames)
     curves = []
     for g, r in zip(measured_gen, measured_real):
-        a, b = np.asarray(g["area"], dtype=np.float64), np.asarray(r["area"], dtype=np.float64)
+        a, b = np.asarray(g["phase_curve"], dtype=np.float64), np.asarray(r["phase_curve"], dtype=np.float64)
         curves.append(float(np.corrcoef(a, b)[0, 1]) if np.ptp(a) > 0 and np.ptp(b) > 0 else 0.0)
     return {"ed_within": float(np.mean(ed <= tolerance)), "es_within": float(np.mean(es <= tolerance)),
             "both_within": float(np.mean((ed <= tolerance) & (es <= tolerance))), "tolerance_frames": int(tolerance),
             "ed_error_mean": float(ed.mean()), "es_error_mean": float(es.mean()),
-            "area_curve_pearson_mean": float(np.mean(curves)), "n": int(len(ed))}
+            "phase_curve_pearson_mean": float(np.mean(curves)), "n": int(len(ed))}
 
 
 def model_agreement(pred_gen, pred_real, names: list[str] | None = None) -> dict[str, dict[str, float]]:

@@ -4,13 +4,13 @@ For every subject of the split: the aligned ECG embedding (eval crops averaged) 
 (MAR + VAE) and, when given, the baseline's cine; against the paired real cine:
 
 * image metrics (SSIM, PSNR, MAE, RMSE) per model, mean +- SD;
-* phenotype agreement: blood-pool volume indices measured on generated vs real cines (R^2, Pearson,
+* phenotype agreement: LV volumes (area-length) measured on generated vs real cines (R^2, Pearson,
   MAE), plus the Pearson correlation of the generated cines' measured ED volume index with the
   ground-truth LVEDV of the cohort;
 * CMR-encoder features (optional encoder run): Frechet distance, paired cosine, top-1 retrieval,
   t-SNE and histograms;
 * cardiac cycle: ED / ES frames of the generated vs the real cine (within 3 frames, cyclic) and the
-  correlation of their blood-pool area curves (:func:`~.evaluate.cycle_agreement`);
+  correlation of their phase curves (:func:`~.evaluate.cycle_agreement`);
 * block artefacts: :func:`~.measure.blockiness` at the 4, 8 and 16-pixel grids of the decoders;
 * reference (optional): the VAE's reconstruction of the real cine (the ceiling of any cine the
   generator can decode), the training split's mean cine given to every subject, the score of a model
@@ -251,11 +251,11 @@ def markdown_table(result: dict) -> str:
         lines.append(f"| {name} | {cell('ssim')} | {im['psnr']['mean']:.2f} +- {im['psnr']['std']:.2f} | "
                      f"{cell('mae')} | {cell('rmse')} | {block:.3f} |")
     lines += ["", "What the cines carry: the phenotype model's outputs on generated vs real cines (mean R^2 over "
-                  "its outputs, how many > 0), blood-pool measurements (Pearson r, R^2 identity), the cardiac "
-                  "cycle (ED and ES within 3 frames of the real cine's, area-curve correlation) and the Frechet "
+                  "its outputs, how many > 0), LV measurements (Pearson r, R^2 identity), the cardiac "
+                  "cycle (ED and ES within 3 frames of the real cine's, phase-curve correlation) and the Frechet "
                   "distance of CMR-encoder features", "",
               "| cines | model mean R^2 (> 0) | r SV index | r EF | r EDV index | R^2 EDV / ESV index "
-              "| ED & ES within 3 | area-curve r | Frechet |",
+              "| ED & ES within 3 | phase-curve r | Frechet |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name, r in result["models"].items():
         ph, cyc = r["phenotype_agreement"], r.get("cycle", {})
@@ -266,7 +266,7 @@ def markdown_table(result: dict) -> str:
         lines.append(f"| {name} | {pm} | {ph['sv_index']['pearson']:.3f} | {ph['ef']['pearson']:.3f} | "
                      f"{ph['edv_index']['pearson']:.3f} | {ph['edv_index']['r2']:.2f} / {ph['esv_index']['r2']:.2f} | "
                      f"{100 * cyc.get('both_within', nan):.0f}% (ED {100 * cyc.get('ed_within', nan):.0f}%, "
-                     f"ES {100 * cyc.get('es_within', nan):.0f}%) | {cyc.get('area_curve_pearson_mean', nan):.3f} | "
+                     f"ES {100 * cyc.get('es_within', nan):.0f}%) | {cyc.get('phase_curve_pearson_mean', nan):.3f} | "
                      + (f"{fr:.3f} |" if fr is not None else "- |"))
     lv = result.get("lv_mass")
     if lv is not None and "group_size" in lv:

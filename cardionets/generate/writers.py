@@ -3,8 +3,8 @@
 A cine here is a float array ``[T, H, W]`` (frame, row, column) with intensities in [-1, 1], the
 model's space. NIfTI follows the cohort's layout: data ``(x = column, y = row, 1 slice, t)``,
 ``pixdim`` = (spacing, spacing, slice thickness, frame duration in ms), units mm / ms, int16 scaled
-to [0, 4095] like a magnitude image. The strip marks the end-diastolic (largest blood pool) and
-end-systolic (smallest) frames found by :func:`cardionets.generate.measure.ed_es_frames`.
+to [0, 4095] like a magnitude image. The strip marks the end-diastolic and
+end-systolic frames found by :func:`cardionets.generate.measure.ed_es_frames`.
 """
 from __future__ import annotations
 
