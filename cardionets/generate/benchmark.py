@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import torch
 
+from ..models.diffusion_head import randomize_
+from ..models.mar import build_mar
+from ..models.vae3d import build_vae
+
 
 def measure(size: str = "base", cfg_scale: float = 1.0, backend: str = "cpu", batch: int = 1, steps: int = 16,
             sampling_steps: int | None = None, repeats: int = 1, seed: int = 0) -> dict:
-    from ..models.diffusion_head import randomize_
-    from ..models.mar import build_mar
-    from ..models.vae3d import build_vae
-
     torch.manual_seed(seed)
     mar = build_mar(size).eval()
     randomize_(mar.head, torch.Generator().manual_seed(seed))
@@ -38,8 +39,6 @@ def measure(size: str = "base", cfg_scale: float = 1.0, backend: str = "cpu", ba
         timings.update(vae_decode=t2 - t1, vae_decode_cpu=c2 - c1, total=t2 - t0, total_cpu=c2 - c0)
         if r > 0 or repeats == 0:
             runs.append(timings)
-    import os
-
     avg = {k: sum(t[k] for t in runs) / len(runs) for k in runs[0]}
     mar_cpu = avg["transformer_cpu"] + avg["diffusion_head_cpu"]
     return {"size": size, "batch": batch, "cfg_scale": cfg_scale, "backend": backend, "steps": steps,

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from scipy import linalg
+from scipy.stats import pearsonr
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from sklearn.manifold import TSNE
+from sklearn.metrics import r2_score
 
 from ..errors import InputError
 from .measure import FRAME_KEYS, cine_phenotypes, cyclic_frame_distance
@@ -38,7 +43,6 @@ def _pair(gen, real) -> tuple[np.ndarray, np.ndarray]:
 
 def image_metrics(gen, real, data_range: float = 2.0) -> dict[str, np.ndarray]:
     """Per-subject SSIM, PSNR (dB), MAE, RMSE between ``gen`` and ``real`` [N, T, H, W]."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     g, r = _pair(gen, real)
     out: dict[str, list[float]] = {"ssim": [], "psnr": [], "mae": [], "rmse": []}
@@ -62,7 +66,6 @@ def summarise(per_subject: dict[str, np.ndarray]) -> dict[str, dict[str, float]]
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussian fits of two feature sets [N, D] (as FID, on CMR features)."""
-    from scipy import linalg
 
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
@@ -90,11 +93,10 @@ def feature_comparison(real_feats, gen_feats, out_dir: str | Path | None = None,
 
 
 def _feature_plots(r: np.ndarray, g: np.ndarray, out: Path, seed: int, label: str) -> list[str]:
-    import matplotlib
+    import matplotlib  # here: the Agg backend must be chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
 
     out.mkdir(parents=True, exist_ok=True)
     both = np.concatenate([r, g])
@@ -126,8 +128,6 @@ def _feature_plots(r: np.ndarray, g: np.ndarray, out: Path, seed: int, label: st
 def agreement(x, y) -> dict[str, float]:
     """R^2 of y predicted by x (identity, not refitted: how well generated values match real ones),
     Pearson r, MAE."""
-    from scipy.stats import pearsonr
-    from sklearn.metrics import r2_score
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     r = float(pearsonr(x, y)[0]) if len(x) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")

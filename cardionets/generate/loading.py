@@ -7,16 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
+from ..api import _load_predictor
 from ..device.policy import DevicePolicy
 from ..errors import InputError
+from ..models import ECGEncoder, ECGEncoderConfig, ProjectionHead
+from ..models.cross_decoder import cross_decoder_from_config
+from ..models.mar import mar_from_config
+from ..models.vae3d import vae_from_config
+from ..train.checkpoint import load_run, sub_state
 
 
 def _run(run_dir: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], dict]:
-    from ..train.checkpoint import load_run
-
     state, info = load_run(Path(run_dir))
     if kind and info.get("kind") != kind:
         raise InputError(f"{run_dir} holds a {info.get('kind') or info.get('config', {}).get('stage')!r} model, "
@@ -32,7 +37,11 @@ def _frozen(model: nn.Module) -> nn.Module:
 
 
 def _load(model: nn.Module, state: dict, run_dir) -> nn.Module:
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a tensor of another shape than the config builds
+        raise InputError(f"weights in {run_dir} do not match the architecture in its config.json: "
+                         f"{str(e).splitlines()[-1].strip()}") from None
     if missing or unexpected:
         raise InputError(f"weights in {run_dir} do not match the architecture in its config.json "
                          f"(missing {list(missing)[:4]}, unexpected {list(unexpected)[:4]})")
@@ -40,8 +49,6 @@ def _load(model: nn.Module, state: dict, run_dir) -> nn.Module:
 
 
 def load_vae(run_dir: str | Path):
-    from ..models.vae3d import vae_from_config
-
     state, info = _run(run_dir, "vae3d")
     vae = _load(vae_from_config(info["vae"]), state, run_dir)
     if "latent_scale" not in state:
@@ -50,15 +57,11 @@ def load_vae(run_dir: str | Path):
 
 
 def load_mar(run_dir: str | Path):
-    from ..models.mar import mar_from_config
-
     state, info = _run(run_dir, "mar")
     return _load(mar_from_config(info["mar"]), state, run_dir), info
 
 
 def load_cross_decoder(run_dir: str | Path):
-    from ..models.cross_decoder import cross_decoder_from_config
-
     state, info = _run(run_dir, "cross_decoder")
     return _load(cross_decoder_from_config(info["cross_decoder"]), state, run_dir), info
 
@@ -115,9 +118,6 @@ class AlignedECGEmbedder(nn.Module):
 
 def load_embedder(run_dir: str | Path, mode: str = "pooled") -> AlignedECGEmbedder:
     """The ECG branch of an ``align`` run (``mode``: the condition it gives, see :class:`AlignedECGEmbedder`)."""
-    from ..models import ECGEncoder, ECGEncoderConfig, ProjectionHead
-    from ..train.checkpoint import load_run, sub_state
-
     state, info = load_run(Path(run_dir))
     if info.get("config", {}).get("stage") != "align":
         raise InputError(f"{run_dir} is not an align run (the generator needs the aligned ECG encoder)")
@@ -134,8 +134,6 @@ def load_embedder(run_dir: str | Path, mode: str = "pooled") -> AlignedECGEmbedd
 def load_cmr_phenotype_model(run_dir: str | Path, device: str | torch.device = "auto"):
     """A fine-tuned CMR phenotype regressor (finetune run, init cmr_ref, task phenotypes) as a callable
     cines [N, T, H, W] -> standardised phenotypes [N, P] (run on ``device``), plus the phenotype names."""
-    from ..api import _load_predictor
-
     pred, info = _load_predictor(Path(run_dir))
     if info.get("modality") != "cmr" or info.get("head_kind") != "regression":
         raise InputError(f"{run_dir} is not a CMR phenotype regressor (need a finetune run with init cmr_ref, "
@@ -145,8 +143,6 @@ def load_cmr_phenotype_model(run_dir: str | Path, device: str | torch.device = "
 
     @torch.no_grad()
     def predict(cines, batch: int = 8):
-        import numpy as np
-
         x = np.asarray(cines, dtype=np.float32)
         return torch.cat([pred(policy.to(torch.from_numpy(np.ascontiguousarray(x[i:i + batch])))).cpu()
                           for i in range(0, len(x), batch)]).numpy()

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..device.policy import DevicePolicy
 from ..errors import InputError
+from .loading import load_embedder, load_mar, load_vae
 
 
 @dataclass
@@ -82,8 +84,6 @@ class CineGenerator:
     def from_runs(cls, mar_dir: str | Path, vae_dir: str | Path | None = None,
                   align_dir: str | Path | None = None, device: str | torch.device = "auto") -> "CineGenerator":
         """Load from run directories; the VAE and align runs default to the ones the MAR was trained with."""
-        from .loading import load_embedder, load_mar, load_vae
-
         mar, info = load_mar(mar_dir)
         vae_dir = vae_dir or info.get("vae_from")
         align_dir = align_dir or info.get("align_from")
@@ -135,8 +135,6 @@ class CineGenerator:
         out = []
         starts = range(0, cond.shape[0], s.batch_size)
         if progress:
-            from tqdm import tqdm
-
             starts = tqdm(starts, desc="generating cines", unit="batch")
         for i in starts:
             c = self.policy.to(cond[i:i + s.batch_size])

@@ -34,15 +34,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.schema import PHENOTYPE_NAMES
 from ..device.policy import DevicePolicy
 from ..errors import InputError
 from .evaluate import (agreement, cycle_agreement, feature_comparison, image_metrics, measured_agreement,
                        model_agreement, summarise)
 from .measure import blockiness, cine_phenotypes
 from .pipeline import CineGenerator, GenerationSettings, ecg_keys
+from .references import phenotype_matched_cines
+from .writers import write_cine_outputs, write_strip
 
 BLOCK_PERIODS = (4, 8, 16)  # pixel grids of the decoders: 3D-VAE stem, latent cell, MAR token of 2 x 2 cells
-from .writers import write_cine_outputs, write_strip
 
 
 def collect_split(dataset, n: int | None = None) -> dict[str, Any]:
@@ -54,8 +56,6 @@ def collect_split(dataset, n: int | None = None) -> dict[str, Any]:
                            "cmr": np.stack([np.asarray(it["cmr"], dtype=np.float32) for it in items])}
     cohort = getattr(dataset, "cohort", None)
     if cohort is not None and hasattr(dataset, "indices"):
-        from ..data.schema import PHENOTYPE_NAMES
-
         raw = np.asarray(cohort.phenotypes)[np.asarray(dataset.indices)[idx]]
         out["phenotypes"] = {name: raw[:, j] for j, name in enumerate(PHENOTYPE_NAMES)}
     return out
@@ -139,9 +139,6 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
     if matched_k > 0:
         if "phenotypes" not in data:
             raise InputError("phenotype-matched references need a cohort with ground-truth phenotypes")
-        from ..data.schema import PHENOTYPE_NAMES
-        from .references import phenotype_matched_cines
-
         query = np.stack([data["phenotypes"][name] for name in PHENOTYPE_NAMES], axis=1)
         cines.update(phenotype_matched_cines(train_dataset, query, matched_k))
     result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {},

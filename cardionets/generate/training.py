@@ -15,19 +15,27 @@ loop's own.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import InputError
+from ..models.cross_decoder import build_cross_decoder
+from ..models.mar import build_mar, default_patch
+from ..models.vae3d import build_vae, compute_latent_scale, ssim_frames
+from ..train.checkpoint import save_model
 from ..train.config import SIZES, TrainConfig, apply_layers, check_device_precision
 from ..train.data import IndexedItems, SeededItems, collate
 from ..train.loop import FitResult, Task, fit
+from ..train.stages import cohort_datasets
+from .loading import load_embedder, load_vae
 
 GEN_STAGES = ("vae", "generator", "cross_decoder")
 
@@ -102,8 +110,6 @@ def _cine_batches(dataset, cfg: TrainConfig, policy: DevicePolicy, progress: boo
                                          **policy.loader_kwargs(cfg.num_workers))
     batches = DevicePrefetcher(loader, policy)
     if progress:
-        from tqdm import tqdm
-
         batches = tqdm(batches, desc=desc, leave=False)
     return (b["cmr"][:, None].float() for b in batches)
 
@@ -121,8 +127,6 @@ class VAETask(Task):
     name = "vae"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.vae3d import build_vae
-
         self.cfg = cfg
         self.model = build_vae(cfg.size, **cfg.gen.model)
 
@@ -133,8 +137,6 @@ class VAETask(Task):
         return loss, parts
 
     def eval_outputs(self, model, batch):
-        from ..models.vae3d import ssim_frames
-
         x = batch["cmr"][:, None].float()
         recon = model.decode(model.encode(x).mean).clamp(-1, 1)  # deterministic reconstruction
         l1 = (recon - x).abs().flatten(1).mean(1)
@@ -152,8 +154,6 @@ class VAETask(Task):
 
 class _EmbeddingTask(Task):
     def _embedder(self, cfg, mode: str = "pooled"):
-        from .loading import load_embedder
-
         self.embedder = load_embedder(cfg.gen.align_from, mode)
         return self.embedder
 
@@ -170,9 +170,6 @@ class MARTask(_EmbeddingTask):
     name = "generator"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.mar import build_mar, default_patch
-        from .loading import load_vae
-
         self.cfg = cfg
         vae = load_vae(cfg.gen.vae_from)
         emb = self._embedder(cfg, cfg.gen.cond)
@@ -214,8 +211,6 @@ class CrossDecoderTask(_EmbeddingTask):
     name = "cross_decoder"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.cross_decoder import build_cross_decoder
-
         self.cfg = cfg
         emb = self._embedder(cfg)
         self.model = build_cross_decoder(cfg.size, **{"cond_dim": emb.width, **cfg.gen.model})
@@ -242,11 +237,6 @@ TASKS = {"vae": VAETask, "generator": MARTask, "cross_decoder": CrossDecoderTask
 
 def finish_vae(task: VAETask, cfg: GeneratorTrainConfig, train_set) -> float:
     """Compute the latent scale on the training split with the selected weights and re-save the run."""
-    import json
-
-    from ..models.vae3d import compute_latent_scale
-    from ..train.checkpoint import save_model
-
     batches = _cine_batches(train_set, cfg, task.policy)
     scale = compute_latent_scale(task.model, batches, cfg.gen.scale_batches or None)
     run_dir = Path(cfg.out_dir)
@@ -260,8 +250,6 @@ def train(cfg: GeneratorTrainConfig, datasets: tuple | None = None, *, resume: s
     """Run one generator stage; ``datasets=(train, val[, test])`` or the cohort in ``cfg.cohort_dir``."""
     cfg.validate()
     if datasets is None:
-        from ..train.stages import cohort_datasets
-
         datasets = cohort_datasets(cfg, "cmr" if cfg.stage == "vae" else "paired")
     train_set, val_set = datasets[0], datasets[1]
     task = TASKS[cfg.stage]()

@@ -19,6 +19,8 @@ by :func:`cardionets.ops.diffusion_sample` (reference / cpu / triton backends).
 from __future__ import annotations
 
 import math
+import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -27,6 +29,7 @@ import torch.nn as nn
 
 from .blocks import Block, check_finite, draw, init_weights
 from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, cosine_betas
+from ..ops.diffusion_sample import diffusion_sample
 
 
 @dataclass
@@ -282,8 +285,6 @@ class MAR(nn.Module):
         already generated (MAR), ``"constant"`` uses it throughout. ``timings`` (a dict) receives the
         seconds spent in the transformer and in the diffusion head.
         """
-        from ..ops.diffusion_sample import diffusion_sample
-
         cfg = self.cfg
         B = cond.shape[0] if cond is not None else int(batch)
         L, D = cfg.num_tokens, cfg.token_dim
@@ -339,9 +340,6 @@ class _Clock:
         self.store, self.device = store, device
 
     def __call__(self, name: str):
-        import contextlib
-        import time
-
         if self.store is None:
             return contextlib.nullcontext()
 
