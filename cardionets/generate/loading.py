@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..models import ECGEncoder, ECGEncoderConfig, ProjectionHead
 from ..models.cross_decoder import cross_decoder_from_config
 from ..models.mar import mar_from_config
-from ..models.vae3d import vae_from_config
+from ..models.vae import vae_from_config
 from ..train.checkpoint import load_run, sub_state
 
 

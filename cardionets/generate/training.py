@@ -29,7 +29,8 @@ from ..device.prefetch import DevicePrefetcher
 from ..errors import InputError
 from ..models.cross_decoder import build_cross_decoder
 from ..models.mar import build_mar, default_patch
-from ..models.vae3d import build_vae, compute_latent_scale, ssim_frames
+from ..models.vae import build_vae
+from ..models.vae3d import compute_latent_scale, ssim_frames
 from ..train.checkpoint import save_model
 from ..train.config import SIZES, TrainConfig, apply_layers, check_device_precision
 from ..train.data import IndexedItems, SeededItems, collate
@@ -43,10 +44,11 @@ GEN_STAGES = ("vae", "generator", "cross_decoder")
 # 3,000-subject cohort (VAE 225 steps + MAR 1,350 steps: about 40 minutes on 2 cores; docs/generator.md);
 # scale the epochs up for a smaller cohort.
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    # the frame-stack VAE (models/vae2d.py; "gen.model.arch": "3d" selects the 3-D one)
     ("vae", "tiny"): {"epochs": 1, "batch_size": 8, "eval_batch_size": 8, "optim": {"lr": 1e-3, "warmup_epochs": 0.5,
-                      "weight_decay": 0.0}, "out_dir": "runs/vae_tiny"},
+                      "weight_decay": 0.0}, "gen": {"model": {"arch": "2d"}}, "out_dir": "runs/vae_tiny"},
     ("vae", "base"): {"epochs": 100, "batch_size": 16, "optim": {"lr": 4.5e-4, "weight_decay": 0.0},
-                      "out_dir": "runs/vae_base"},
+                      "gen": {"model": {"arch": "2d"}}, "out_dir": "runs/vae_base"},
     # tiny: no EMA. An EMA of 0.999 over a few hundred CPU steps is mostly the initial weights (the
     # cosine decay of the learning rate to 1% already quiets the final weights).
     ("generator", "tiny"): {"epochs": 12, "batch_size": 16, "eval_batch_size": 32,

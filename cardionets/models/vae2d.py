@@ -42,7 +42,7 @@ class VAE2DConfig:
     size: int = 96
     kl_weight: float = 1e-6
     ssim_weight: float = 0.2
-    motion_weight: float = 0.0     # L1 of the cine minus its temporal mean (the motion), see ``loss``
+    motion_weight: float = 2.0     # L1 of the cine minus its temporal mean (the motion), see ``loss``
     groups: int = 16
     latent_scale: float = 1.0      # overwritten by compute_latent_scale
     arch: str = "2d"               # loaders dispatch on it (the 3D-VAE's configs have no such key)

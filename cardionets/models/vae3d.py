@@ -320,26 +320,14 @@ def vae3d_base(**kw) -> CineVAE3D:
 
 
 VAE_PRESETS = {"tiny": vae3d_tiny, "base": vae3d_base}
-VAE_ARCHS = ("2d", "3d")
 
 
-def build_vae(preset: str = "tiny", arch: str = "3d", **kw):
-    """``arch="3d"``: this module's 3-D convolutional VAE; ``"2d"``: the frame-stack VAE of
-    :mod:`cardionets.models.vae2d` (the frames as channels, latent [Z, 1, 12, 12])."""
-    from . import vae2d  # imported here: vae2d builds on this module
-
-    presets = {"3d": VAE_PRESETS, "2d": vae2d.VAE2D_PRESETS}
-    if arch not in presets:
-        raise ValueError(f"unknown VAE architecture {arch!r}; choose from {list(VAE_ARCHS)}")
-    if preset not in presets[arch]:
-        raise ValueError(f"unknown VAE preset {preset!r}; choose from {sorted(presets[arch])}")
-    return presets[arch][preset](**kw)
+def build_vae(preset: str = "tiny", **kw) -> CineVAE3D:
+    """The 3-D VAE of a preset (:func:`cardionets.models.vae.build_vae` picks either architecture)."""
+    if preset not in VAE_PRESETS:
+        raise ValueError(f"unknown VAE preset {preset!r}; choose from {sorted(VAE_PRESETS)}")
+    return VAE_PRESETS[preset](**kw)
 
 
-def vae_from_config(d: dict):
-    """Rebuild a VAE from its ``config_dict`` (either architecture, by its ``arch`` key)."""
-    if d.get("arch") == "2d":
-        from .vae2d import CineVAE2D, VAE2DConfig
-
-        return CineVAE2D(VAE2DConfig(**{k: v for k, v in d.items() if k in VAE2DConfig.__dataclass_fields__}))
+def vae_from_config(d: dict) -> CineVAE3D:
     return CineVAE3D(VAE3DConfig(**{k: v for k, v in d.items() if k in VAE3DConfig.__dataclass_fields__}))

@@ -86,7 +86,7 @@ def runs(tmp_path_factory, align_run):
 
     tmp = tmp_path_factory.mktemp("runs")
     data = (PairedToy(4, 0), PairedToy(3, 1, crops=True))
-    cfg = load_generator_config("vae", "tiny", overrides={**common(tmp, "vae"), "gen.model": VAE})
+    cfg = load_generator_config("vae", "tiny", overrides={**common(tmp, "vae"), "gen.model": {**VAE, "arch": "3d"}})
     _, vae_summary = train(cfg, data)
     mar_model = {"width": 32, "depth": 1, "heads": 2, "head_width": 32, "head_depth": 1, "diffusion_steps": 50,
                  "sampling_steps": 4}
@@ -190,3 +190,19 @@ def test_small_generator_api(align_run, tmp_path):
     assert len(set(ecg_keys(ecg))) == 3
     with pytest.raises(InputError, match="preset"):
         train_small_generator("unused", align_run, tmp_path, preset="huge")
+
+
+def test_vae_presets_default_to_the_frame_stack_vae_and_name_bad_options():
+    from cardionets.generate.training import load_generator_config
+    from cardionets.models.vae import build_vae
+
+    assert load_generator_config("vae", "tiny").gen.model["arch"] == "2d"
+    with pytest.raises(ValueError, match="2d VAE has no option.*stem"):
+        build_vae("tiny", arch="2d", stem=[2, 4, 4])
+
+
+def test_generation_benchmark_runs_the_default_pipeline():
+    from cardionets.generate.benchmark import measure
+
+    r = measure("tiny", steps=2, sampling_steps=2, repeats=0)
+    assert r["vae_arch"] == "2d" and r["tokens"] == 144 and r["cpu_seconds_per_cine"] > 0

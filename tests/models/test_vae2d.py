@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from cardionets.models.vae2d import CineVAE2D, VAE2DConfig
-from cardionets.models.vae3d import build_vae, compute_latent_scale, vae_from_config
+from cardionets.models.vae import build_vae, vae_from_config
+from cardionets.models.vae3d import compute_latent_scale
 
 
 def small(**kw) -> CineVAE2D:
@@ -28,7 +29,7 @@ def test_loss_gradients_scale_and_round_trip():
     vae = small()
     x = torch.rand(3, 1, 6, 16, 16) * 2 - 1
     loss, parts = vae.forward_loss(x, generator=torch.Generator().manual_seed(0))
-    assert set(parts) == {"l1", "ssim", "kl"} and torch.isfinite(loss)
+    assert set(parts) == {"l1", "ssim", "kl", "motion"} and torch.isfinite(loss)
     loss.backward()
     assert all(p.grad is not None for p in vae.parameters())
     scale = compute_latent_scale(vae, [x[:2], x[2:]])
