@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cohort", required=True, help="cohort directory")
     p.add_argument("--model", help="MAR run directory (omit to score only the reference rows)")
-    p.add_argument("--vae", help="3D-VAE run directory (default: the MAR's)")
+    p.add_argument("--vae", help="VAE run directory (default: the MAR's)")
     p.add_argument("--align", help="align run directory (default: the MAR's)")
     p.add_argument("--cross", help="cross-modal decoder run directory (the baseline)")
     p.add_argument("--cmr-encoder", help="pretrain_cmr run directory: compare CMR-encoder features")

@@ -1,5 +1,5 @@
 """Load the generator's models from run directories (``model.safetensors`` + ``config.json``, as
-written by :func:`cardionets.train.loop.fit`): the 3D-VAE, the MAR, the cross-modal decoder and the
+written by :func:`cardionets.train.loop.fit`): the VAE (either architecture), the MAR, the cross-modal decoder and the
 aligned ECG embedder (ECG encoder + projector of an ``align`` run). Everything is returned frozen and
 in eval mode.
 """

@@ -14,7 +14,8 @@ poor end-diastole. The reading here is LV-specific and ED-aware (:func:`lv_readi
    component with the widest inscribed circle whose centre lies within ``LV_CENTRAL`` x the image size
    of the image centre (the crop centres the heart on the ventricles); the extreme at which that
    component is larger is end-diastole, the other end-systole, where the LV is the component holding
-   the same centre. Each component is grown back by the erosion inside the un-eroded blood.
+   the same centre, kept inside the end-diastolic LV grown by the erosion depth. Each component is
+   grown back by the erosion inside the un-eroded blood.
 3. Volume. The single-plane area-length rule, V = 8 A^2 / (3 pi L) (A the LV area in mm^2, L its
    long-axis length in mm, the component's extent along its principal axis), in mL.
 
@@ -140,7 +141,10 @@ def lv_reading(cine: np.ndarray, spacing: float = 1.8, erode: int = LV_ERODE, ce
         lv1 = lv2
     lv2, _ = _component(m2, p1, central)
     grow = lambda m, e, t: ndimage.binary_dilation(m, _CROSS, iterations=e) & blood[t] if e else m  # noqa: E731
-    lv1, lv2 = grow(lv1, e1, f1), grow(lv2, e2, f2)
+    lv1 = grow(lv1, e1, f1)
+    # the LV only shrinks towards end-systole: its ES pool lies inside the ED one (a few pixels of
+    # wall motion allowed), which keeps an atrium joined through an open leaflet out of it
+    lv2 = grow(lv2, e2, f2) & ndimage.binary_dilation(lv1, _CROSS, iterations=max(erode, 1))
     a_ed, a_es = float(lv1.sum()) * spacing ** 2, float(lv2.sum()) * spacing ** 2
     l_ed, l_es = _long_axis_mm(lv1, spacing), _long_axis_mm(lv2, spacing)
     return {"ed_frame": f1, "es_frame": f2, "ed_area": a_ed, "es_area": a_es, "ed_length": l_ed, "es_length": l_es,

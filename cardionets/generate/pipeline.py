@@ -1,5 +1,5 @@
 """ECG -> synthetic cine CMR: aligned ECG embedding -> MAR latents (16 iterative steps, diffusion-head
-sampling) -> 3D-VAE decode -> cine ``[T, H, W]`` in [-1, 1].
+sampling) -> VAE decode -> cine ``[T, H, W]`` in [-1, 1].
 
 :class:`CineGenerator` holds the three frozen models; :meth:`CineGenerator.generate` runs batches of
 embeddings. Randomness comes from one ``torch.Generator`` per *record*, seeded from ``(seed, the

@@ -44,7 +44,7 @@ from .pipeline import CineGenerator, GenerationSettings, ecg_keys
 from .references import phenotype_matched_cines
 from .writers import write_cine_outputs, write_strip
 
-BLOCK_PERIODS = (4, 8, 16)  # pixel grids of the decoders: 3D-VAE stem, latent cell, MAR token of 2 x 2 cells
+BLOCK_PERIODS = (4, 8, 16)  # pixel grids of the decoders: 3-D VAE stem, latent cell, 3-D MAR token of 2 x 2 cells
 
 
 def collect_split(dataset, n: int | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Three stages, each a :class:`~cardionets.train.loop.Task`:
 
-* ``vae``: the 3D-VAE on the cines (L1 + SSIM + KL); after training, the latent scale factor is
+* ``vae``: the VAE on the cines (L1 + SSIM + KL, + motion L1 for the frame-stack VAE); after training, the latent scale factor is
   computed from the training split's latents and written into the run's checkpoint.
 * ``generator``: the MAR on the VAE latents of the cines (cached once: the VAE is frozen), conditioned
   on the aligned ECG embedding (the frozen ECG branch of an ``align`` run, recomputed per batch so the
@@ -65,7 +65,7 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 @dataclass
 class GenSection:
     model: dict[str, Any] = field(default_factory=dict)  # overrides of the model preset (cfg.size)
-    vae_from: str | None = None    # generator: run directory of the trained 3D-VAE
+    vae_from: str | None = None    # generator: run directory of the trained VAE
     align_from: str | None = None  # generator / cross_decoder: run directory of the align stage
     scale_batches: int = 0         # vae: batches used for the latent scale (0 = the whole training split)
     cond: str = "pooled"           # generator: ECG condition, "pooled" (aligned embedding) or "leads" (+ 12 lead tokens)
