@@ -40,9 +40,9 @@ from .loading import load_embedder, load_vae
 
 GEN_STAGES = ("vae", "generator", "cross_decoder")
 
-# Per-stage defaults. tiny = the CPU acceptance budget, sized for the 1,800 training subjects of a
-# 3,000-subject cohort (VAE 225 steps + MAR 1,350 steps: about 40 minutes on 2 cores; docs/generator.md);
-# scale the epochs up for a smaller cohort.
+# Per-stage defaults. tiny = the CPU budget, sized for the 1,800 training subjects of a 3,000-subject
+# cohort (VAE 225 steps, MAR 1,350 steps); scale the epochs up for a smaller cohort. docs/generator.md
+# has the measured times.
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # the frame-stack VAE (models/vae2d.py; "gen.model.arch": "3d" selects the 3-D one)
     ("vae", "tiny"): {"epochs": 1, "batch_size": 8, "eval_batch_size": 8, "optim": {"lr": 1e-3, "warmup_epochs": 0.5,
