@@ -100,7 +100,7 @@ def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int, device=
     if cuda:
         from cardionets.screen.engines import engine_for
 
-        engine = engine_for(model, work, device, n_crops=x.shape[1])
+        engine = engine_for(model, work, device, spec=model.spec.with_(n_crops=x.shape[1]))
     for prec in ("fp32", "bf16", "onnx", "tensorrt") if cuda else ("fp32", "bf16", "int8", "onnx"):
         run = make_runner(model, prec, onnx_path=onnx_path, threads=threads, device=device, engine_path=engine)
         run(x[:2])  # warm-up

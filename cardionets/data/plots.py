@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..preprocess import STANDARD_LEADS
 from .synth.writer import cohort_info
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 REAL_ECG = "ecg/cinc2021/E07506.hea"          # 66-year-old woman, sinus rhythm (CinC 2021, Georgia)
 REAL_CINE = "cmr/sunnybrook_SCD0000101"        # Sunnybrook SC-HF-I-1, mid-ventricular short axis
 
@@ -64,7 +64,7 @@ def plot_ecg_grid(signal: np.ndarray, fs: float, title: str, path: Path, seconds
     for r, row in enumerate(layout):
         for c, lead in enumerate(row):
             ax = fig.add_axes([0.02 + c * 0.24, 0.72 - r * 0.22, 0.24, 0.2])
-            k = LEADS.index(lead)
+            k = STANDARD_LEADS.index(lead)
             seg = signal[k, c * n:(c + 1) * n]
             seg = seg - np.median(signal[k])
             _paper(ax, seconds, -1.5, 1.5)
@@ -192,7 +192,7 @@ def _strip(ax, sig: np.ndarray, fs: float, leads: tuple[str, ...], seconds: floa
     gap = 2.0
     _paper(ax, seconds, -gap * len(leads) + 0.8, 1.2)
     for k, lead in enumerate(leads):
-        x = sig[LEADS.index(lead), :n]
+        x = sig[STANDARD_LEADS.index(lead), :n]
         x = x - np.median(x)
         ax.plot(np.arange(len(x)) / fs, x - gap * k, color="k", lw=0.6)
         ax.text(0.04, 0.6 - gap * k, lead, fontsize=7)

@@ -27,6 +27,7 @@ import torch
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
+from ..run_record import read_run, read_run_info
 
 
 def _finetune_runs(path: Path) -> list[tuple[Path, dict]]:
@@ -34,7 +35,7 @@ def _finetune_runs(path: Path) -> list[tuple[Path, dict]]:
 
     runs = []
     for run in _find_runs(path):
-        info = json.loads((run / "config.json").read_text())
+        info = read_run_info(run)
         if info.get("config", {}).get("stage") == "finetune" and (run / "model.safetensors").is_file():
             runs.append((run, info))
     if not runs:
@@ -55,9 +56,8 @@ def predict_rows(run: Path, info: dict, cohort, rows: np.ndarray, batch_size: in
     policy = DevicePolicy.create(device, "fp32")
     pred = policy.module(_load_predictor(run)[0])
     kind, modality = info["head_kind"], info["modality"]
-    n_crops = int(info.get("config", {}).get("eval_crops", 3))
     cls = ECGDataset if modality == "ecg" else CMRDataset
-    ds = cls(cohort, rows, mode="eval", n_crops=n_crops)
+    ds = cls(cohort, rows, mode="eval", spec=read_run(run).preprocess)
     loader = DevicePrefetcher(torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate,
                                                           **policy.loader_kwargs(0)), policy)
     if progress:

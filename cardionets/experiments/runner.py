@@ -21,7 +21,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..data import Cohort
 from ..errors import CardioNetsError, InputError
+from ..preprocess import PreprocessSpec
 from .finetune_run import is_done, run_finetune
 from .grid import DISEASES, Grid, grid_for
 
@@ -96,11 +98,9 @@ def kfold_split(folds: list[np.ndarray], i: int) -> dict[str, np.ndarray]:
 class _Data:
     """Cohort datasets, built on first use (ECG, CMR, paired), all on the same split."""
 
-    def __init__(self, cohort_dir: Path, seed: int, eval_crops: int):
-        from ..data import Cohort
-
+    def __init__(self, cohort_dir: Path, seed: int, spec: PreprocessSpec):
         self.cohort = Cohort(cohort_dir)
-        self.seed, self.eval_crops = seed, eval_crops
+        self.seed, self.spec = seed, spec
         self._ds: dict[str, dict] = {}
         self._folds: dict[int, list[np.ndarray]] = {}
 
@@ -109,7 +109,7 @@ class _Data:
         (subject-grouped, stratified folds of the whole cohort; :func:`kfold_split`)."""
         key = modality if fold is None else f"{modality}:fold{fold[1]}of{fold[0]}"
         if key not in self._ds:
-            kw: dict[str, Any] = {"n_crops": self.eval_crops}
+            kw: dict[str, Any] = {"spec": self.spec}
             if modality in ("cmr", "paired"):
                 kw["cmr_cache"] = True
             if fold is not None:
@@ -208,7 +208,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
         return load_config("finetune", grid.size, overrides=over)
 
     base_cfg = load_config("finetune", grid.size, overrides={**overrides.get("all", {}), **overrides.get("finetune", {})})
-    data = _Data(cohort_dir, base_cfg.seed, base_cfg.eval_crops)
+    data = _Data(cohort_dir, base_cfg.seed, base_cfg.preprocess)
     res = Results(models=list(grid.models), meta={"preset": preset, "cohort": str(cohort_dir), "seed": seed,
                                                   "model size": grid.size, "screening": grid.screening})
     res.reference = next((m for m in ("cardionets", "ssl", "scratch") if m in grid.models), res.reference)

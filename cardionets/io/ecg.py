@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CardioNetsError, InputError, names, naming
-from .leads import STANDARD_LEADS, canonical_lead, to_standard_order
+from ..preprocess import STANDARD_LEADS
+from .leads import canonical_lead, to_standard_order
 from .units import check_fs
 
 

@@ -1,6 +1,6 @@
 """The screening model on other runtimes, on a device: ONNX Runtime and TensorRT.
 
-Each runner maps ``x [B, n_crops, 12, 2250]`` float32 to ``(phenotypes [B, P], probabilities [B, D])``
+Each runner maps ``x [B, n_crops, 12, crop_len]`` float32 to ``(phenotypes [B, P], probabilities [B, D])``
 float32 numpy, like the torch runners of :mod:`.model`, and carries ``describe``: what ran, for the
 run's summary.
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import CardioNetsError
+from ..preprocess import PreprocessSpec
 
 log = logging.getLogger("cardionets.screen")
 
@@ -58,8 +59,8 @@ def tensorrt_runner(engine_path: str | Path, device: torch.device, model_version
     return load_engine(engine_path, device)
 
 
-def engine_for(model: Any, directory: str | Path, device: torch.device, *, n_crops: int = 3, fp16: bool = True,
-               max_batch: int = 64) -> Path:
+def engine_for(model: Any, directory: str | Path, device: torch.device, *, spec: PreprocessSpec | None = None,
+               fp16: bool = True, max_batch: int = 64) -> Path:
     """``directory/model.engine`` for ``model`` on ``device``: reused when its sidecar names this model
     version and this GPU, else built now from an ONNX export (``directory/model.onnx``)."""
     from ..export.onnx import export_onnx
@@ -72,8 +73,9 @@ def engine_for(model: Any, directory: str | Path, device: torch.device, *, n_cro
     gpu = torch.cuda.get_device_name(device)
     if engine.is_file() and meta.get("model_version") == model.version and meta.get("gpu") == gpu:
         return engine
-    if sidecar(onnx_path).get("model_version") != model.version or sidecar(onnx_path).get("n_crops") != n_crops:
-        export_onnx(model, onnx_path, n_crops=n_crops)
+    spec = spec or model.spec
+    if sidecar(onnx_path).get("model_version") != model.version or sidecar(onnx_path).get("preprocess") != spec.to_dict():
+        export_onnx(model, onnx_path, spec=spec)
     log.info("building a TensorRT engine for %s on %s (once per model and GPU)", onnx_path, gpu)
     return build_engine(onnx_path, engine, fp16=fp16, max_batch=max_batch, device=device)
 

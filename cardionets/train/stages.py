@@ -44,7 +44,7 @@ def cohort_datasets(cfg: TrainConfig, modality: str) -> tuple[Any, Any, Any]:
     from ..data import Cohort
 
     cohort = Cohort(cfg.cohort_dir)
-    kw: dict[str, Any] = {"n_crops": cfg.eval_crops}
+    kw: dict[str, Any] = {"spec": cfg.preprocess}
     if modality in ("paired", "cmr"):
         kw["cmr_cache"] = True
     if cfg.stage == "align":                  # iterates ECGs, but every subject needs its cine too

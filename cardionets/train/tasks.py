@@ -20,6 +20,8 @@ from ..data.schema import DISEASES
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
+from ..preprocess import PreprocessSpec
+from ..run_record import read_run
 from ..models import (CMREncoder, ECGEncoder, ECGMaskedAutoencoder, CMRMaskedAutoencoder, ClassificationHead,
                       Predictor, ProjectionHead, RegressionHead, classification_loss, cmr_config, cmr_mae_config,
                       ecg_config, masked_mse, probabilities, stmem_config)
@@ -44,13 +46,19 @@ def _first_crop(ecg: torch.Tensor) -> torch.Tensor:
     return ecg[:, 0] if ecg.dim() == 4 else ecg  # eval items carry [n_crops, 12, T]
 
 
-def load_encoder_from(run_dir: str, expect_stage: str | tuple[str, ...], encoder: torch.nn.Module) -> dict:
-    """Copy the ``encoder.*`` weights of a run into ``encoder``; checks the stage and the architecture."""
+def load_encoder_from(run_dir: str, expect_stage: str | tuple[str, ...], encoder: torch.nn.Module,
+                      spec: PreprocessSpec | None = None) -> dict:
+    """Copy the ``encoder.*`` weights of a run into ``encoder``; checks the stage, the architecture
+    and, for an ECG encoder (``spec`` given), that the parent run preprocessed its ECGs the same way
+    (evaluation crop counts may differ)."""
     state, info = load_run(run_dir)
-    stage = info.get("config", {}).get("stage")
+    record = read_run(run_dir)
     stages = (expect_stage,) if isinstance(expect_stage, str) else expect_stage
-    if stage not in stages:
-        raise InputError(f"{run_dir} is a {stage!r} run; expected {' or '.join(stages)}")
+    if record.stage not in stages:
+        raise InputError(f"{run_dir} is a {record.stage!r} run; expected {' or '.join(stages)}")
+    if spec is not None and record.preprocess.with_(n_crops=spec.n_crops) != spec:
+        raise InputError(f"{run_dir} was trained on ECGs preprocessed as {record.preprocess.describe()}; this run "
+                         f"preprocesses as {spec.describe()} (set preprocess: in the config to match)")
     enc = sub_state(state, "encoder")
     missing, unexpected = encoder.load_state_dict(enc, strict=False)
     if missing or unexpected:
@@ -95,12 +103,17 @@ class CMRPretrainTask(Task):
         return {"kind": "cmr_mae", "cmr_encoder": asdict(self.model.cfg.encoder), "mae": asdict(self.model.cfg)}
 
 
+def _ecg_overrides(cfg: TrainConfig) -> dict:
+    """The ECG encoder's config overrides: the crop length of the preprocessing spec, then ``cfg.encoder``."""
+    return {"seq_len": cfg.preprocess.crop_len, **cfg.encoder}
+
+
 class ECGPretrainTask(Task):
     name = "pretrain_ecg"
 
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
         self.cfg = cfg
-        mc = stmem_config(cfg.size, encoder_overrides=cfg.encoder, mask_ratio=cfg.mae.mask_ratio,
+        mc = stmem_config(cfg.size, encoder_overrides=_ecg_overrides(cfg), mask_ratio=cfg.mae.mask_ratio,
                           norm_patch_loss=cfg.mae.norm_loss, **_decoder_overrides(cfg))
         self.model = ECGMaskedAutoencoder(mc)
 
@@ -220,9 +233,9 @@ class AlignTask(Task):
         self.phi_val = self.phi(self.cls_val)
         self.sigma_scale = median_distance(self.phi_train.numpy())
         self.sigma = a.sigma * self.sigma_scale
-        ecg = ECGEncoder(ecg_config(cfg.size, **cfg.encoder))
+        ecg = ECGEncoder(ecg_config(cfg.size, **_ecg_overrides(cfg)))
         if a.ecg_init_from:
-            load_encoder_from(a.ecg_init_from, "pretrain_ecg", ecg)
+            load_encoder_from(a.ecg_init_from, "pretrain_ecg", ecg, cfg.preprocess)
         self.model = AlignModel(ecg, self.cmr_cfg.width, a.cmr_projector, a.proj_hidden)
 
     def phi(self, cls: torch.Tensor) -> torch.Tensor:
@@ -345,10 +358,10 @@ class FinetuneTask(Task):
         if self.modality == "cmr":
             encoder = CMREncoder(cmr_config(cfg.size, **cfg.encoder))
         else:
-            encoder = ECGEncoder(ecg_config(cfg.size, **cfg.encoder))
+            encoder = ECGEncoder(ecg_config(cfg.size, **_ecg_overrides(cfg)))
         expect = {"ssl": "pretrain_ecg", "cardionets": "align", "phen_sup": "finetune", "cmr_ref": "pretrain_cmr"}
         if f.init != "scratch":
-            load_encoder_from(f.init_from, expect[f.init], encoder)
+            load_encoder_from(f.init_from, expect[f.init], encoder, cfg.preprocess if self.modality == "ecg" else None)
         head_cls = RegressionHead if self.kind == "regression" else ClassificationHead
         self.model = Predictor(encoder, head_cls(encoder.width, n_out, f.head_dropout), self.modality, self.kind)
         self.pos_weight = None

@@ -17,7 +17,7 @@ import torch
 
 from cardionets.errors import BackendUnavailable, CardioNetsError
 from cardionets.screen import load_screen_model
-from cardionets.screen.model import reference_outputs
+from cardionets.export.reference import reference_outputs
 
 MICRO = dict(width=32, depth=1, heads=2)
 HOST = torch.device("cpu")

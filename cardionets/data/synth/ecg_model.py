@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...preprocess import STANDARD_LEADS
 from .anatomy import Anatomy
 from .diseases import DiseaseState
 from .rhythm import Beats, beat_sequence
 from .subjects import Subject
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 FS = 500
 DURATION = 10.0
 
@@ -224,7 +224,7 @@ def heart_vector_waves(s: Subject, d: DiseaseState, ph: dict[str, float], hr: fl
 
 def simulate_ecg(s: Subject, d: DiseaseState, ph: dict[str, float], hr: float, anatomy: Anatomy,
                  rng: np.random.Generator, fs: int = FS, duration: float = DURATION) -> np.ndarray:
-    """float32 [12, fs*duration] in mV, leads in :data:`LEADS` order."""
+    """float32 [12, fs*duration] in mV, leads in :data:`STANDARD_LEADS` order."""
     n = int(round(fs * duration))
     t = np.arange(n) / fs
     beats = beat_sequence(hr, s.age, d, rng, duration)

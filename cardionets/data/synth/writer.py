@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ...preprocess import STANDARD_LEADS
 from ..schema import DISEASES
 from .anatomy import sample_anatomy
 from .diseases import PRESETS, DiseaseState, sample_diseases, sample_pericarditis
-from .ecg_model import FS, LEADS, simulate_ecg
+from .ecg_model import FS, simulate_ecg
 from .phenotypes import generate_phenotypes, heart_rate_at_imaging
 from .rhythm import sample_rhythm
 from .subjects import Subject, sample_subject
@@ -85,7 +86,7 @@ def write_wfdb(path_stem: Path, signal_mv: np.ndarray, fs: int, comments: list[s
     checks = [int(((int(c.astype(np.int64).sum()) + 32768) % 65536) - 32768) for c in counts]  # 16-bit checksum
     lines = [f"{name} {n_sig} {fs} {n}"]
     for k in range(n_sig):
-        lines.append(f"{name}.dat 16 1000(0)/mV 16 0 {int(counts[k, 0])} {checks[k]} 0 {LEADS[k]}")
+        lines.append(f"{name}.dat 16 1000(0)/mV 16 0 {int(counts[k, 0])} {checks[k]} 0 {STANDARD_LEADS[k]}")
     lines += [f"# {c}" for c in comments]
     (path_stem.parent / f"{name}.hea").write_text("\n".join(lines) + "\n")
 
