@@ -133,6 +133,13 @@ class PreprocessSpec:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+    def to_text(self) -> str:
+        """The spec as ``key value`` lines (leads space-separated), for readers without a JSON
+        parser: the C++ example (examples/cpp) reads the ``<package>.preprocess.txt`` an export writes."""
+        lines = [f"{f.name} {getattr(self, f.name)!r}" if f.name != "leads" else f"leads {' '.join(self.leads)}"
+                 for f in fields(self)]
+        return "\n".join(line.replace("'", "") for line in lines) + "\n"
+
     def describe(self) -> str:
         return (f"{self.fs:g} Hz, {self.highpass_hz:g}-{self.lowpass_hz:g} Hz order-{self.order} zero-phase "
                 f"Butterworth, {self.n_crops} crop(s) of {self.crop_len} samples ({self.crop_seconds:g} s), "

@@ -52,3 +52,12 @@ def test_cache_key_includes_the_spec(tmp_path, real_data):
     assert np.abs(a[0] - b[0]).max() > 1e-4
     again = build_ecg_cache(tmp_path, ["E07506.hea"])
     np.testing.assert_array_equal(again[0], a[0])
+
+
+def test_text_form_carries_every_field():
+    """The ``key value`` form the C++ example reads (examples/cpp/main.cpp read_spec) has every field."""
+    spec = DEFAULT_SPEC.with_(n_crops=2, lowpass_hz=35.5, standardize="lead")
+    rows = dict(line.split(" ", 1) for line in spec.to_text().splitlines())
+    assert set(rows) == set(spec.to_dict())
+    back = {k: (v.split() if k == "leads" else v) for k, v in rows.items()}
+    assert PreprocessSpec.from_dict(back) == spec

@@ -6,7 +6,8 @@ with a dynamic batch axis (``torch.export`` Dim, 1..max_batch);
 input ``[batch, n_crops, 12, crop_len]`` float32, outputs ``(phenotypes [batch, P], probabilities [batch, D])``.
 A JSON sidecar ``<pt2>.json`` holds the output names, the model version and the preprocessing spec
 (``preprocess``: rate, filter, crop length and count, standardisation; the C++ example preprocesses
-with it); ``<pt2>.names.txt`` the names one per line for C++. Compilation runs the
+with it); for C++ (no JSON parser) ``<pt2>.names.txt`` has the names one per line and
+``<pt2>.preprocess.txt`` the spec as ``key value`` lines (:meth:`PreprocessSpec.to_text`). Compilation runs the
 Inductor C++ codegen and a compiler: about a minute for the tiny model on a loaded 2-core machine.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ def export_aoti(model: Any, path: str | Path, *, spec: PreprocessSpec | None = N
     Path(str(out) + ".json").write_text(json.dumps(meta, indent=1))
     names = [f"phenotypes {n}" for n in model.phenotype_names] + [f"probabilities {n}" for n in model.disease_names]
     Path(str(out) + ".names.txt").write_text("\n".join(names) + "\n")  # for the C++ example (no JSON parser)
+    Path(str(out) + ".preprocess.txt").write_text(spec.to_text())  # the spec the C++ example preprocesses with
     return Path(out)
 
 
