@@ -36,6 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..preprocess import STANDARD_LEADS
+from scipy.signal import butter, find_peaks, resample_poly, sosfiltfilt
+from fractions import Fraction
+from scipy.ndimage import uniform_filter1d
 
 _I, _II, _III, _AVR, _AVL, _AVF, _V1, _V2, _V3, _V4, _V5, _V6 = range(12)
 FS_WORK = 500.0
@@ -96,8 +99,6 @@ class Delineation:
 
 
 def _sos(fs: float, lo: float | None, hi: float | None, order: int = 2):
-    from scipy.signal import butter
-
     if lo and hi:
         return butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
     if lo:
@@ -106,16 +107,10 @@ def _sos(fs: float, lo: float | None, hi: float | None, order: int = 2):
 
 
 def _filt(x: np.ndarray, fs: float, lo: float | None, hi: float | None, order: int = 2) -> np.ndarray:
-    from scipy.signal import sosfiltfilt
-
     return sosfiltfilt(_sos(fs, lo, hi, order), x, axis=-1)
 
 
 def _to_work_rate(x: np.ndarray, fs: float) -> np.ndarray:
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
     if abs(fs - FS_WORK) < 1e-6:
         return x
     fr = Fraction(FS_WORK / fs).limit_denominator(1000)
@@ -124,9 +119,6 @@ def _to_work_rate(x: np.ndarray, fs: float) -> np.ndarray:
 
 def r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
     """R-peak sample indices of a band-passed record [leads, T]."""
-    from scipy.ndimage import uniform_filter1d
-    from scipy.signal import find_peaks
-
     slope = np.abs(np.diff(x, axis=1)).sum(0)
     env = uniform_filter1d(slope, max(1, int(0.04 * fs)))
     top = np.percentile(env, 99)
@@ -193,8 +185,6 @@ def delineate(x: np.ndarray, fs: float) -> Delineation | None:
     dominant[np.flatnonzero(ok)[dom]] = True
     beat = np.median(beats[dom], axis=0)
     r = a
-    from scipy.ndimage import uniform_filter1d
-
     vel = uniform_filter1d(np.abs(np.diff(beat, axis=1, append=beat[:, -1:])).sum(0) * fs, int(0.008 * fs))
     w = int(0.12 * fs)
     vmax = vel[r - w:r + w].max()

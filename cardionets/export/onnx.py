@@ -18,7 +18,6 @@ otherwise; the session's ``get_providers()`` says which were enabled.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import warnings
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import BackendUnavailable
+from ..optional import require
 from ..preprocess import PreprocessSpec
 from .reference import example_input, export_spec, reference_attention, reference_outputs
 
@@ -35,20 +34,12 @@ OPSET = 17
 INPUT, OUTPUTS = "ecg", ("phenotypes", "probabilities")
 
 
-def _require(module: str, extra: str = "export") -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise BackendUnavailable(f"{module} is not installed: pip install 'cardionets[{extra}]' "
-                                 f"(or pip install {module})") from exc
-
-
 def export_onnx(model: Any, path: str | Path, *, spec: PreprocessSpec | None = None, n_crops: int | None = None,
                 opset: int = OPSET) -> Path:
     """Write ``model`` (a :class:`cardionets.screen.ScreenModel`) as ONNX with a dynamic batch axis,
     plus ``<path>.json`` with the output names, the model version and the preprocessing spec
     (``spec``, default the model's; ``n_crops`` overrides its crops) the input is made with."""
-    _require("onnx")
+    require("onnx", "ONNX export")
     spec = export_spec(model, spec, n_crops)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +58,7 @@ def export_onnx(model: Any, path: str | Path, *, spec: PreprocessSpec | None = N
 
 def _static_output_widths(path: Path, widths: list[int]) -> None:
     """Pin the output widths (the tracer leaves them symbolic): only the batch axis stays dynamic."""
-    onnx = _require("onnx")
+    onnx = require("onnx", "ONNX export")
     m = onnx.load(str(path))
     for out, w in zip(m.graph.output, widths):
         d = out.type.tensor_type.shape.dim[1]
@@ -105,7 +96,7 @@ def ort_providers(device: Any, available: list[str], cache_dir: str | Path | Non
 
 def ort_session(path: str | Path, threads: int | None = None, device: Any = None) -> Any:
     """An ONNX Runtime session for ``path`` with the providers of ``device`` (default: CPU)."""
-    ort = _require("onnxruntime")
+    ort = require("onnxruntime", "running an ONNX model")
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)
@@ -125,7 +116,7 @@ def verify_onnx(model: Any, path: str | Path, x: np.ndarray) -> float:
 
 def graph_ops(path: str | Path) -> set[str]:
     """Operator types used by the ONNX graph (including nested subgraphs)."""
-    onnx = _require("onnx")
+    onnx = require("onnx", "ONNX export")
     ops: set[str] = set()
 
     def walk(g):
@@ -140,7 +131,7 @@ def graph_ops(path: str | Path) -> set[str]:
 
 def io_shapes(path: str | Path) -> dict[str, list]:
     """{tensor name: [dim value or symbolic name]} of the graph inputs and outputs."""
-    onnx = _require("onnx")
+    onnx = require("onnx", "ONNX export")
     g = onnx.load(str(path), load_external_data=False).graph
     out = {}
     for v in list(g.input) + list(g.output):

@@ -29,6 +29,9 @@ from ..api import CardioNets
 from ..device.policy import DevicePolicy
 from ..errors import CardioNetsError
 from ..preprocess import DEFAULT_SPEC, PreprocessSpec
+from .engines import OnnxRunner, tensorrt_runner
+import copy
+import warnings
 
 PRECISIONS = ("fp32", "bf16", "int8", "onnx", "tensorrt")
 
@@ -159,9 +162,6 @@ def score_isolated(runner: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 def quantize_int8(model: ScreenModel) -> nn.Module:
     """Dynamic int8 quantisation of every nn.Linear (weights int8, activations quantised per batch)."""
-    import copy
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
@@ -178,14 +178,10 @@ def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str |
         raise CardioNetsError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     policy = DevicePolicy.create(device, "bf16" if precision == "bf16" else "fp32")
     if precision == "onnx":
-        from .engines import OnnxRunner
-
         if onnx_path is None:
             raise CardioNetsError("precision 'onnx' needs an exported model (cardionets export --format onnx)")
         return OnnxRunner(onnx_path, policy.device, threads)
     if precision == "tensorrt":
-        from .engines import tensorrt_runner
-
         if engine_path is None:
             raise CardioNetsError("precision 'tensorrt' needs a TensorRT engine (cardionets export --format tensorrt, "
                                   "or cardionets screen builds one into its output directory)")

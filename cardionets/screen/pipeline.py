@@ -35,6 +35,15 @@ from .inputs import Item, expand_inputs
 from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
 from .shards import ShardStore, rows_table, schema
+from .model import load_screen_model, make_runner, score_isolated
+from ..device.policy import resolve_device
+from .batching import auto_batch_size
+from ..export.onnx import export_onnx
+from .engines import engine_for
+from .ray_engine import screen_ray
+from tqdm import tqdm
+import pyarrow as pa
+import hashlib
 
 _END = object()
 log = logging.getLogger(__name__)
@@ -145,10 +154,6 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
                  progress: bool = True, summary: Summary | None = None, precision: str = "fp32") -> Summary:
     """Score ``items`` (already filtered for resume) into committed shards of ``store``; ``model`` None
     writes the read and quality results only."""
-    from tqdm import tqdm
-
-    from .model import score_isolated
-
     summary = summary or Summary()
     phen_names, dis_names = (model.phenotype_names, model.disease_names) if model is not None else ([], [])
     version = model.version if model is not None else "none"
@@ -189,8 +194,6 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
         nonlocal n_rows
         if not tables:
             return
-        import pyarrow as pa
-
         write_q.put(pa.concat_tables(tables))
         tables.clear()
         n_rows = 0
@@ -248,8 +251,6 @@ def run_identity(model: Any, precision: str, engine: str, spec: PreprocessSpec, 
              "preprocessing": {**spec.to_dict(), "crops": "eval"},
              "cardionets": __version__}
     if model is not None and precision == "onnx" and onnx_path is not None:
-        import hashlib
-
         ident["onnx_sha256"] = hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
     return ident
 
@@ -285,10 +286,6 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
         if model is not None:
             import torch
 
-            from ..device.policy import resolve_device
-            from .batching import auto_batch_size
-            from .model import load_screen_model, make_runner
-
             if threads:
                 torch.set_num_threads(int(threads))
             smodel = load_screen_model(model)
@@ -303,12 +300,8 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
             if precision == "onnx" and onnx_path is None:
                 onnx_path = Path(out) / "model.onnx"
                 if not onnx_path.exists():
-                    from ..export.onnx import export_onnx
-
                     export_onnx(smodel, onnx_path, spec=spec)
             if precision == "tensorrt" and engine_path is None and dev is not None:
-                from .engines import engine_for
-
                 engine_path = engine_for(smodel, out, dev, spec=spec)
         identity = run_identity(smodel, precision, engine, spec, onnx_path, dev.type if dev is not None else device)
         done, quarantined = store.open_run(identity, details={"runs": smodel.runs if smodel is not None else {}})
@@ -330,8 +323,6 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
                          readers=readers, chunk=chunk, spec=spec, progress=progress, summary=summary,
                          precision=identity["precision"])
         else:
-            from .ray_engine import screen_ray
-
             screen_ray(todo, model, store, smodel=smodel, precision=precision, batch_size=int(batch_size),
                        chunk=chunk, spec=spec, address=ray_address, actors=ray_actors, threads=threads,
                        onnx_path=onnx_path, summary=summary, shard_size=shard_size, device=device,

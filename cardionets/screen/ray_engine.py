@@ -19,19 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ..optional import require
 from ..preprocess import DEFAULT_SPEC, N_LEADS, PreprocessSpec
 from .inputs import Item
 from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
+from .model import load_screen_model, make_runner, score_isolated
+from .shards import rows_table, schema
+import time
+import pyarrow as pa
+from collections import Counter
 
 
 def _ray():
-    try:
-        import ray
-    except ImportError as exc:
-        raise BackendUnavailable("--engine ray needs Ray: pip install 'cardionets[distributed]'") from exc
-    return ray
+    return require("ray", "--engine ray")
 
 
 def _to_loaded(batch: dict) -> list[Loaded]:
@@ -69,9 +70,6 @@ class _ScoreActor:
                  device: str = "auto", engine_path: str | None = None):
         import torch
 
-        from .model import load_screen_model, make_runner
-        from .shards import schema
-
         if threads:
             torch.set_num_threads(int(threads))
         self.model = load_screen_model(runs)  # exactly the runs the driver chose
@@ -82,9 +80,6 @@ class _ScoreActor:
         self.trim = HeapTrimmer()
 
     def __call__(self, batch: dict) -> Any:
-        from .model import score_isolated
-        from .shards import rows_table
-
         self.trim()
         loaded = _to_loaded(batch)
         ok = [i for i, x in enumerate(loaded) if x.error is None]
@@ -109,11 +104,6 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
     ``device`` is resolved on each actor's node (``auto``: its GPU when Ray gave it one); actors ask
     Ray for one GPU each unless ``device`` is ``cpu``. ``precision="tensorrt"`` needs ``engine_path``
     (an engine built for the nodes' GPU model)."""
-    import time
-    from collections import Counter
-
-    import pyarrow as pa
-
     ray = _ray()
     started = False
     if not ray.is_initialized():
@@ -162,8 +152,6 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
 
 
 def store_schema(smodel: Any):
-    from .shards import schema
-
     return schema(smodel.phenotype_names, smodel.disease_names)
 
 

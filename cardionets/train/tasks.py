@@ -31,6 +31,10 @@ from .config import TrainConfig
 from .data import IndexedItems, SeededItems, Subset, collate, shard_indices
 from .loop import Task
 from .metrics import auc, r2_per_column
+from ..data import CMRDataset, PHENOTYPE_NAMES
+from ..models import CMREncoderConfig
+from ..ops.weighted_infonce import weighted_infonce
+from sklearn.decomposition import PCA
 
 DISEASE_NAMES = DISEASES  # the screening targets (one home: cardionets.data.schema)
 
@@ -181,8 +185,6 @@ def cmr_view(ds):
     align loop iterates, so training batches do not carry cines) gets a CMR dataset beside it."""
     if getattr(ds, "uses_cmr", True) or getattr(ds, "cohort", None) is None:
         return ds
-    from ..data import CMRDataset
-
     return CMRDataset(ds.cohort, ds.indices, mode="eval", scaler=ds.scaler, cmr_cache=True)
 
 
@@ -197,15 +199,11 @@ class AlignTask(Task):
     name = "align"
 
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
-        from sklearn.decomposition import PCA
-
         self.cfg = cfg
         a = cfg.align
         _, cmr_info = load_run(a.cmr_from)
         if cmr_info.get("config", {}).get("stage") != "pretrain_cmr":
             raise InputError(f"align.cmr_from={a.cmr_from} is not a pretrain_cmr run")
-        from ..models import CMREncoderConfig
-
         self.cmr_cfg = CMREncoderConfig(**cmr_info["cmr_encoder"])
         cmr = CMREncoder(self.cmr_cfg)
         load_encoder_from(a.cmr_from, "pretrain_cmr", cmr)
@@ -252,8 +250,6 @@ class AlignTask(Task):
             setattr(self, name, policy.to(getattr(self, name)))
 
     def loss(self, z_e, z_c, phi):
-        from ..ops.weighted_infonce import weighted_infonce
-
         return weighted_infonce(z_e.float(), z_c.float(), phi, sigma=self.sigma, tau=self.cfg.align.tau)
 
     def train_loss(self, model, batch):
@@ -373,8 +369,6 @@ class FinetuneTask(Task):
         scaler = dataset_attr(train_set, "scaler")  # cardionets.data.PhenotypeScaler (fitted on train)
         self.phenotype_names = dataset_attr(train_set, "phenotype_names")
         if self.phenotype_names is None and self.kind == "regression" and n_out == 82:
-            from ..data import PHENOTYPE_NAMES
-
             self.phenotype_names = list(PHENOTYPE_NAMES)
         self.phenotype_mean = getattr(scaler, "mean", dataset_attr(train_set, "phenotype_mean"))
         self.phenotype_std = getattr(scaler, "std", dataset_attr(train_set, "phenotype_std"))
