@@ -185,8 +185,9 @@ class CardioNets:
             return x[None], None, False
         if x.dim() == 4:
             return x, None, True
-        raise InputError(f"ECG array must be [12, 2250], [n_crops, 12, 2250] or [B, n_crops, 12, 2250], "
-                         f"got shape {tuple(x.shape)}")
+        L = self.spec.crop_len
+        raise InputError(f"ECG array must be [12, {L}], [n_crops, 12, {L}] or [B, n_crops, 12, {L}] (the models' "
+                         f"preprocessing spec), got shape {tuple(x.shape)}")
 
     # -- outputs ----------------------------------------------------------------------------
     @torch.no_grad()
