@@ -193,8 +193,8 @@ def _check_fatal(flags: np.ndarray, on_fatal: str, names: list[str] | None, what
                          " (pass on_fatal='nan' to get NaN crops and the flags instead)")
 
 
-def preprocess_batch(x: Any, fs: float, *, spec: PreprocessSpec = DEFAULT_SPEC, mode: str = "eval",
-                     seed: int = 0, on_fatal: str = "raise", threads: int | None = None,
+def preprocess_batch(x: Any, fs: float, *, spec: PreprocessSpec = DEFAULT_SPEC, n_crops: int | None = None,
+                     mode: str = "eval", seed: int = 0, on_fatal: str = "raise", threads: int | None = None,
                      names: list[str] | None = None, quality: dict | None = None,
                      out: np.ndarray | None = None) -> Preprocessed:
     """x [N, 12, T] in mV at ``fs`` (standard lead order) -> Preprocessed(signal [N, n_crops, 12, crop_len],
@@ -209,6 +209,8 @@ def preprocess_batch(x: Any, fs: float, *, spec: PreprocessSpec = DEFAULT_SPEC, 
     if arr.ndim != 3 or arr.shape[1] != N_LEADS:
         raise InputError(f"preprocess_batch: expected [N, 12, T] in standard lead order, got shape {arr.shape} "
                          "(cardionets.io.to_standard_order reorders and derives leads)")
+    if n_crops is not None:  # shorthand for spec.with_(n_crops=...)
+        spec = spec.with_(n_crops=int(n_crops))
     cfg = native_config(spec, mode, seed, quality)
     res, flags = native.load().dsp_preprocess_batch(arr, float(fs), cfg, _threads(threads), out)
     _check_fatal(flags, on_fatal, names, "preprocess_batch")
