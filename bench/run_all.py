@@ -8,7 +8,8 @@ own default sizes, which take hours on a 2-core machine: the screening benchmark
 records and the million-record one a million). ``bench/results/`` is not committed: the figures
 the docs quote are written into the docs with the command, machine and date that produced them.
 
-Quick sizes (about 15 minutes on an idle 2-core machine, most of it the screening benchmarks):
+Quick sizes (5.5 minutes in all on the shared 2-core AMD EPYC at load average 8-11, 2026-12-08;
+most of it the screening benchmark):
 
 * ``attention``: the three model shapes, 3 repeats;
 * ``diffusion_sample``: 2 sampling steps at batch 1, 1 at batch 16, 1 repeat;
