@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops import attention
+from ..ops.attention import attention  # the function from its module: safe while cardionets.ops initialises
 from ..errors import CardioNetsError
 
 
