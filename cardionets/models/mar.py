@@ -29,7 +29,7 @@ import torch.nn as nn
 
 from .blocks import Block, check_finite, draw, init_weights
 from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, cosine_betas
-from ..ops.diffusion_sample import diffusion_sample
+from ..ops import diffusion_sample as sampling  # the module: ops.diffusion_sample imports models (a cycle)
 
 
 @dataclass
@@ -322,7 +322,7 @@ class MAR(nn.Module):
                 if per_record:  # record b's rows of this step from its own stream: [S, B * n_k, D]
                     noise = torch.stack([draw(torch.randn, S, n_k, D, generator=g, device=device) for g in gens],
                                         dim=1).reshape(S, B * n_k, D)
-                new = diffusion_sample(self.head, zsel.reshape(-1, zsel.shape[-1]), cfg_scale=scale if guided else 1.0,
+                new = sampling.diffusion_sample(self.head, zsel.reshape(-1, zsel.shape[-1]), cfg_scale=scale if guided else 1.0,
                                        temperature=temperature, num_steps=S, train_steps=cfg.diffusion_steps,
                                        generator=None if per_record else generator, noise=noise, backend=backend)
                 new = new[: B * n_k].reshape(B, n_k, D)  # guided: first half is the conditional sample
