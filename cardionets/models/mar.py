@@ -29,7 +29,6 @@ import torch.nn as nn
 
 from .blocks import Block, check_finite, draw, init_weights
 from .diffusion_head import DiffusionHeadConfig, SimpleMLPAdaLN, cosine_betas
-from ..ops import diffusion_sample as sampling  # the module: ops.diffusion_sample imports models (a cycle)
 
 
 @dataclass
@@ -285,6 +284,8 @@ class MAR(nn.Module):
         already generated (MAR), ``"constant"`` uses it throughout. ``timings`` (a dict) receives the
         seconds spent in the transformer and in the diffusion head.
         """
+        from ..ops.diffusion_sample import diffusion_sample  # here: ops.diffusion_sample imports models (a cycle)
+
         cfg = self.cfg
         B = cond.shape[0] if cond is not None else int(batch)
         L, D = cfg.num_tokens, cfg.token_dim
@@ -322,7 +323,7 @@ class MAR(nn.Module):
                 if per_record:  # record b's rows of this step from its own stream: [S, B * n_k, D]
                     noise = torch.stack([draw(torch.randn, S, n_k, D, generator=g, device=device) for g in gens],
                                         dim=1).reshape(S, B * n_k, D)
-                new = sampling.diffusion_sample(self.head, zsel.reshape(-1, zsel.shape[-1]), cfg_scale=scale if guided else 1.0,
+                new = diffusion_sample(self.head, zsel.reshape(-1, zsel.shape[-1]), cfg_scale=scale if guided else 1.0,
                                        temperature=temperature, num_steps=S, train_steps=cfg.diffusion_steps,
                                        generator=None if per_record else generator, noise=noise, backend=backend)
                 new = new[: B * n_k].reshape(B, n_k, D)  # guided: first half is the conditional sample
