@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 
 from ..errors import InputError
+from ..progress import beat
 from .ecg_cache import CROP_LEN, build_ecg_cache, crop_starts, standardize
 from .labels import disease_labels, negative_sample
 from .manifest import Manifest, load_manifest
@@ -206,8 +208,12 @@ def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
 
             it = tqdm(it, desc="cmr cache", unit="cine")
         usable = cohort.usable("cmr")
-        for i in it:
-            arr[i] = read_cohort_cmr(cohort, i).astype(np.float16) if usable[i] else np.nan
+        # One BLAS thread: each cine's resampling is a few 96 x 96 products, where a second OpenBLAS
+        # thread only spins (measured 5x the CPU time of one thread, docs/demo.md).
+        with threadpool_limits(1):
+            for i in it:
+                arr[i] = read_cohort_cmr(cohort, i).astype(np.float16) if usable[i] else np.nan
+                beat("cine cache", i + 1, len(paths), "cines read and normalised")
         arr.flush()
         del arr
         Path(tmp).replace(npy)

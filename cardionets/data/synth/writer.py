@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ...progress import beat
 from ..schema import DISEASES
 from .anatomy import sample_anatomy
 from .diseases import PRESETS, DiseaseState, sample_diseases, sample_pericarditis
@@ -215,8 +216,10 @@ def _to_parquet_with_info(df, path: Path, info: dict) -> None:
 
 
 def _progress(it, total: int, enabled: bool):
-    if not enabled:
-        return it
-    from tqdm import tqdm
+    if enabled:
+        from tqdm import tqdm
 
-    return tqdm(it, total=total, desc="synth", unit="subject")
+        it = tqdm(it, total=total, desc="synth", unit="subject")
+    for i, row in enumerate(it):
+        beat("synth", i + 1, total, "subjects")
+        yield row

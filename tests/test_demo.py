@@ -1,0 +1,73 @@
+"""The demo's place in the house (above the libraries) and its progress heartbeat. The end-to-end
+run of ``cardionets demo --quick`` is tests/test_foundation.py::test_demo_runs."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from cardionets import progress
+from cardionets.demo import STAGES, run_demo
+from cardionets.errors import InputError
+
+PKG = Path(__file__).resolve().parents[1] / "cardionets"
+LIBRARIES = ("io", "data", "train", "ops", "models", "generate", "experiments", "screen", "eval")
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of every module imported by ``path`` (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(("cardionets",) + path.relative_to(PKG).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[:len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)
+    return out
+
+
+def test_no_library_imports_the_demo_or_the_cli():
+    bad = []
+    for lib in LIBRARIES:
+        for f in sorted((PKG / lib).rglob("*.py")):
+            hits = [m for m in _imports(f) if m.startswith(("cardionets.demo", "cardionets.commands", "cardionets.cli"))]
+            if hits:
+                bad.append(f"{f.relative_to(PKG)}: {sorted(hits)}")
+    assert not bad, "library modules import the demo or the CLI:\n" + "\n".join(bad)
+    assert not list(PKG.rglob("demo_stage.py")), "demo stages belong in cardionets/demo/"
+
+
+def test_every_stage_resolves():
+    import importlib
+
+    for name, target in STAGES:
+        mod, fn = target.split(":")
+        assert callable(getattr(importlib.import_module(f"cardionets.demo.{mod}"), fn)), name
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    with pytest.raises(InputError, match="no-such-stage"):
+        run_demo(tmp_path, only=["no-such-stage"])
+
+
+def test_heartbeat_is_throttled_and_silent_without_listener(monkeypatch):
+    lines: list[str] = []
+    progress.beat("nobody listens", 1, 2)  # a no-op
+    clock = iter([0.0, 0.5, 3.0, 3.2, 7.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    listener = progress.Throttled(lines.append, every=2.0)  # created at t = 0
+    with progress.listening(listener):
+        for i in range(4):
+            progress.beat("train epoch 1/2", i + 1, 4, lambda: "loss 1.0")
+    assert lines == ["      ... train epoch 1/2: 2/4, loss 1.0", "      ... train epoch 1/2: 4/4, loss 1.0"]
+    progress.beat("after the block", 1)  # listener removed
+    assert len(lines) == 2
