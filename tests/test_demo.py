@@ -71,3 +71,36 @@ def test_heartbeat_is_throttled_and_silent_without_listener(monkeypatch):
     assert lines == ["      ... train epoch 1/2: 2/4, loss 1.0", "      ... train epoch 1/2: 4/4, loss 1.0"]
     progress.beat("after the block", 1)  # listener removed
     assert len(lines) == 2
+
+
+def test_result_table_prints_cis_and_the_paired_test():
+    from cardionets.demo.method import format_table
+
+    stats = {
+        "phenotypes": {"metric": "mean R^2 (82 phenotypes)",
+                       "models": {"scratch": {"value": 0.05, "ci": [0.03, 0.07]},
+                                  "cardionets": {"value": 0.09, "ci": [0.06, 0.11]}},
+                       "cardionets_minus_scratch": {"difference": 0.04, "p_value": 0.001, "test": "paired permutation"}},
+        "disease:CM": {"metric": "CM AUC (0 positives of 8 test subjects)",
+                       "models": {"scratch": {"value": float("nan"), "ci": [float("nan")] * 2},
+                                  "cardionets": {"value": float("nan"), "ci": [float("nan")] * 2}},
+                       "cardionets_minus_scratch": {"difference": float("nan"), "p_value": float("nan"),
+                                                    "test": "not computable: one class in test"}},
+    }
+    lines = format_table(stats).splitlines()
+    assert lines[2] == ("| mean R^2 (82 phenotypes) | 0.050 (0.030 to 0.070) | 0.090 (0.060 to 0.110) | "
+                        "+0.040, p = 0.001 (paired permutation) |")
+    assert lines[3] == "| CM AUC (0 positives of 8 test subjects) | n/a | n/a | not computable: one class in test |"
+
+
+def test_generator_measures():
+    import numpy as np
+
+    from cardionets.demo.generator import _cyclic_gap, _pearson_ci
+
+    assert list(_cyclic_gap(np.array([0, 49, 10]), np.array([48, 1, 14]), 50)) == [2, 2, 4]
+    x = np.arange(20.0)
+    r, lo, hi = _pearson_ci(x, 2 * x + 1)
+    assert r == pytest.approx(1.0) and np.isnan(lo)
+    r, lo, hi = _pearson_ci(x, np.sin(x))
+    assert lo < r < hi

@@ -63,6 +63,7 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, only: list[str] |
 
     heartbeat = Throttled(lambda line: say(line.strip()), every=HEARTBEAT_S)
     ctx.say = say
+    say(f"cardionets demo -> {out} (loading torch and the engine)")
     stages = [(n, _stage(t)) for n, t in STAGES if not only or n in only]
     with listening(heartbeat):
         for i, (name, fn) in enumerate(stages, 1):

@@ -10,19 +10,16 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
+import numpy as np
+import pyarrow.parquet as pq
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-from .. import dsp, dsp_reference  # noqa: E402
-from ..errors import CardioNetsError  # noqa: E402
-from ..fixtures import fixture_dir  # noqa: E402
-from ..io import read_ecg  # noqa: E402
-from ..screen import screen  # noqa: E402
-from .context import DemoContext, StageResult  # noqa: E402
+from .. import dsp, dsp_reference
+from ..errors import CardioNetsError
+from ..fixtures import fixture_dir
+from ..io import read_ecg
+from ..screen import screen
+from .context import DemoContext, StageResult
 
 
 def fixture_files(ecg_dir: Path, quick: bool) -> list[Path]:
@@ -33,7 +30,8 @@ def fixture_files(ecg_dir: Path, quick: bool) -> list[Path]:
 
 
 def _figure(raw: np.ndarray, fs: float, crop: np.ndarray, path: Path, title: str) -> None:
-    fig, axes = plt.subplots(2, 1, figsize=(11, 5.5))
+    fig = Figure(figsize=(11, 5.5))
+    axes = fig.subplots(2, 1)
     t = np.arange(raw.shape[1]) / fs
     axes[0].plot(t, raw[1], lw=0.7, color="tab:blue")
     axes[0].set(title=f"{title}: lead II as read ({fs:g} Hz, mV)", xlabel="s", ylabel="mV")
@@ -42,7 +40,6 @@ def _figure(raw: np.ndarray, fs: float, crop: np.ndarray, path: Path, title: str
                 ylabel="z")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def stage_real_ecgs(ctx: DemoContext) -> StageResult:

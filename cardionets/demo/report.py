@@ -79,6 +79,8 @@ def _demo_page(ctx: DemoContext, d: Path, evaluation: Path | None) -> Path:
         m = r["method"].metrics
         parts.append(f"<h2>cardionets vs scratch (held-out test split, {m['n_test']} subjects)</h2>")
         parts.append(_table_html(m["table"]))
+        if "figure" in m:
+            parts.append(_img(m["figure"], "test metric per model with its bootstrap 95% CI"))
         parts.append(f"<p class='note'>Both fine-tuned with the same recipe on {m['labelled']} labelled of "
                      f"{m['n_train']} training subjects; cardionets' encoder was first aligned to a CMR encoder "
                      "pretrained on the cines of every training subject. 95% CIs: 1,000 bootstrap resamples.</p>")
