@@ -43,8 +43,12 @@ def _stage(target: str) -> Callable[[DemoContext], StageResult]:
 __all__ = ["DemoContext", "STAGES", "StageResult", "run_demo"]
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)  # progress must show at once, also when stdout is a file or a pipe
+
+
 def run_demo(out: Path, *, seed: int = 0, quick: bool = False, only: list[str] | None = None,
-             device: str = "auto", echo: Callable[[str], None] = print) -> dict[str, StageResult]:
+             device: str = "auto", echo: Callable[[str], None] = _print) -> dict[str, StageResult]:
     """Run the stages (all, or ``only`` these) into ``out``; returns their results (also written to
     ``out/summary.json``). A stage whose inputs come from an earlier stage that did not run says so."""
     known = [n for n, _ in STAGES]

@@ -10,6 +10,8 @@ import json
 import time
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from ..data.datasets import Cohort
 from ..data.plots import write_cohort_plots
 from ..data.schema import DISEASES
@@ -40,7 +42,9 @@ def stage_cohort(ctx: DemoContext) -> StageResult:
     if not reused:
         write_cohort(cohort_dir, n=n, seed=ctx.seed, preset=PRESET, progress=False)
     gen_s = time.perf_counter() - t0
-    plots = write_cohort_plots(cohort_dir, d / "figures", n_subjects=1 if ctx.quick else 3)
+    ctx.say("      figures of a few subjects beside the real fixtures")
+    with threadpool_limits(1):  # small image resampling: a second BLAS thread only spins
+        plots = write_cohort_plots(cohort_dir, d / "figures", n_subjects=1 if ctx.quick else 2)
     c = Cohort(cohort_dir)
     prev = {name: float(c.labels[:, j].mean()) for j, name in enumerate(DISEASES)}
     prev_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in prev.items())
