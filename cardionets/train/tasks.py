@@ -219,6 +219,11 @@ class AlignTask(Task):
         self.phi_train = self.phi(self.cls_train)
         self.phi_val = self.phi(self.cls_val)
         self.sigma_scale = median_distance(self.phi_train.numpy())
+        if not np.isfinite(self.sigma_scale) or self.sigma_scale <= 0:
+            raise InputError(
+                f"align: the CMR encoder {a.cmr_from} gives the same embedding to every training cine "
+                f"(median pairwise distance {self.sigma_scale}), so the phenotype weights are undefined; "
+                "check that the cohort's cines differ between subjects (e.g. not one file copied for all)")
         self.sigma = a.sigma * self.sigma_scale
         ecg = ECGEncoder(ecg_config(cfg.size, **cfg.encoder))
         if a.ecg_init_from:

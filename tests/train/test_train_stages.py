@@ -43,3 +43,25 @@ def test_non_finite_loss_stops_clearly(toy, tmp_path):
     cfg = micro_cfg("finetune", tmp_path / "nan", optim={"lr": 1e30, "grad_clip": 0.0}, epochs=3)
     with pytest.raises(CardioNetsError, match="non-finite"):
         finetune(cfg, datasets=bad)
+
+
+class _SameCine:
+    """A split whose every subject carries subject 0's cine (a cohort built from one copied file)."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        return {**self.base[i], "cmr": self.base[0]["cmr"]}
+
+
+def test_align_on_identical_cines_is_a_clear_error(toy, cmr_run, tmp_path):
+    from cardionets.train import align
+
+    same = tuple(_SameCine(s) for s in toy)
+    cfg = micro_cfg("align", tmp_path / "align", align={"cmr_from": str(cmr_run)})
+    with pytest.raises(InputError, match="same embedding to every training cine"):
+        align(cfg, datasets=same)
