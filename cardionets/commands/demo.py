@@ -13,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo", help="run the engine end to end: the method vs scratch, real ECGs screened, ECG -> cine, a report",
         description="Run every stage of the engine end to end on a synthetic paired cohort and the real ECG "
-                    "fixtures, printing what each stage did, where its outputs are, and a progress line at least "
-                    "every 10 s; ends with the cardionets-vs-scratch table and OUT/report/demo.html. About 10 "
+                    "fixtures, printing what each stage did, where its outputs are, and, from inside every long "
+                    "loop (synthesis, caches, training steps), a progress line every 10 s; ends with the cardionets-vs-scratch table and OUT/report/demo.html. About 10 "
                     "minutes on 2 CPU cores; a rerun with the same --out reuses the cohort and finished runs "
                     "(docs/demo.md). Stages: " + ", ".join(n for n, _ in STAGES),
     )
