@@ -34,8 +34,10 @@ $(NATIVE): $(STAMP) $(CSRC)
 	$(PY) -m pip install --no-build-isolation --no-deps -e . -q
 	touch $(NATIVE)
 
+# every benchmark in bench/ at quick sizes; results in bench/results/quick/*.md (not committed;
+# `$(PY) -m bench.run_all --full` runs the long default sizes into bench/results/, see bench/run_all.py)
 bench: native
-	$(PY) -m bench.bench_attention
+	$(PY) -m bench.run_all
 
 clean:
 	rm -rf build $(VENV) cardionets/_C*.so

@@ -67,26 +67,31 @@ def make_cohort(root: Path, subjects: int, records: int) -> Path:
 
 
 def baseline(paths: list[Path], model, n_crops: int = 3, device=None) -> float:
-    """records/s of wfdb.rdrecord + scipy filters + eager fp32 PyTorch at batch 1."""
+    """records/s of wfdb.rdrecord + plain scipy filters + eager fp32 PyTorch at batch 1, with the
+    model's preprocessing spec (rate, filters, crops, standardisation) written out in scipy calls."""
     import torch
     import wfdb
     from scipy import signal
 
-    hp = signal.butter(5, 0.67, btype="highpass", fs=250.0, output="sos")
-    lp = signal.butter(5, 40.0, btype="lowpass", fs=250.0, output="sos")
+    spec = model.spec.with_(n_crops=n_crops)
+    L = spec.crop_len
+    hp = signal.butter(spec.order, spec.highpass_hz, btype="highpass", fs=spec.fs, output="sos")
+    lp = signal.butter(spec.order, spec.lowpass_hz, btype="lowpass", fs=spec.fs, output="sos")
     t0 = time.perf_counter()
     for p in paths:
         rec = wfdb.rdrecord(str(p.with_suffix("")))
         x = rec.p_signal.T.astype(np.float64)  # [12, T] mV
-        up, down = 250, int(rec.fs)
+        up, down = int(spec.fs), int(rec.fs)
         g = np.gcd(up, down)
         x = signal.resample_poly(x, up // g, down // g, axis=-1)
         x = signal.sosfiltfilt(lp, signal.sosfiltfilt(hp, x, axis=-1), axis=-1)
-        starts = np.round(np.linspace(0, x.shape[-1] - 2250, n_crops)).astype(int)
-        crops = np.stack([x[:, s:s + 2250] for s in starts])
-        crops = (crops - crops.mean(axis=(1, 2), keepdims=True)) / crops.std(axis=(1, 2), keepdims=True)
+        starts = np.round(np.linspace(0, x.shape[-1] - L, spec.n_crops)).astype(int)
+        crops = np.stack([x[:, s:s + L] for s in starts])
+        axes = (2,) if spec.per_lead else (1, 2)
+        crops = (crops - crops.mean(axis=axes, keepdims=True)) / crops.std(axis=axes, keepdims=True)
         with torch.no_grad():
-            model(torch.as_tensor(crops[None], dtype=torch.float32).to(device)).float().cpu()
+            phen, prob = model(torch.as_tensor(crops[None], dtype=torch.float32).to(device))
+            phen.float().cpu(), prob.float().cpu()
     return len(paths) / (time.perf_counter() - t0)
 
 
@@ -100,7 +105,7 @@ def precision_times(model, x: np.ndarray, onnx_path: Path, threads: int, device=
     if cuda:
         from cardionets.screen.engines import engine_for
 
-        engine = engine_for(model, work, device, n_crops=x.shape[1])
+        engine = engine_for(model, work, device, spec=model.spec.with_(n_crops=x.shape[1]))
     for prec in ("fp32", "bf16", "onnx", "tensorrt") if cuda else ("fp32", "bf16", "int8", "onnx"):
         run = make_runner(model, prec, onnx_path=onnx_path, threads=threads, device=device, engine_path=engine)
         run(x[:2])  # warm-up
@@ -187,6 +192,7 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-records", type=int, default=40, help="records through the baseline pipeline")
     ap.add_argument("--subjects", type=int, default=200, help="synthetic subjects behind the records")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), help="results folder")
     ap.add_argument("--work", default=None, help="work directory (default: a temporary one)")
     ap.add_argument("--sizes", default="tiny,base")
     ap.add_argument("--batch-size", type=int, default=None,
@@ -230,8 +236,8 @@ def main(argv=None) -> int:
         sw = r["batch_sweep_s_per_record"]
         lines.append(f"| {r['size']} ms/record (model only, fp32) | "
                      + " | ".join(f"{1e3 * sw[b]:.1f}" if b in sw else "-" for b in cols) + " |")
-    res = Path(__file__).resolve().parent / "results"
-    res.mkdir(exist_ok=True)
+    res = Path(args.out)
+    res.mkdir(parents=True, exist_ok=True)
     name = "screen" if device.type == "cpu" else f"screen_{device.type}"
     (res / f"{name}.md").write_text("\n".join(lines) + "\n")
     (res / f"{name}.json").write_text(json.dumps({"load_average": load, "device": str(device), "results": results},

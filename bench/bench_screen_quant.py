@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--run", required=True)
     ap.add_argument("--cohort", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), help="results folder")
     add_device_flag(ap)
     args = ap.parse_args(argv)
     device = bench_device(args.device)
@@ -40,6 +41,7 @@ def main(argv=None) -> int:
     from cardionets.dsp import preprocess_ecg
     from cardionets.export.onnx import export_onnx
     from cardionets.io import read_ecg
+    from cardionets.run_record import read_run
     from cardionets.screen.model import load_screen_model, make_runner
 
     torch.set_num_threads(args.threads)
@@ -49,14 +51,14 @@ def main(argv=None) -> int:
     # test_predictions.npz holds positions *within the test split*; the split itself is rebuilt from the
     # run's seed, exactly as training did, and maps them to cohort rows (using the positions directly as
     # cohort rows would score the first subjects of the cohort, mostly training subjects).
-    seed = int(json.loads((run / "config.json").read_text())["config"]["seed"])
+    seed = int(read_run(run).config["seed"])
     pos = np.load(run / "test_predictions.npz")["index"]
     rows = np.asarray(Cohort(cohort).datasets("ecg", seed=seed)["test"].indices)[pos]
     subjects = pd.read_parquet(cohort / "subjects.parquet")
     phen = pd.read_parquet(cohort / "phenotypes.parquet").set_index("subject_id")
     test = subjects.iloc[rows]
     model = load_screen_model(run)
-    x = np.stack([preprocess_ecg(read_ecg(cohort / p)).signal for p in test["ecg_path"]]).astype(np.float32)
+    x = np.stack([preprocess_ecg(read_ecg(cohort / p), spec=model.spec).signal for p in test["ecg_path"]]).astype(np.float32)
     y = phen.loc[test["subject_id"], model.phenotype_names].to_numpy(np.float64)
     work = Path(tempfile.mkdtemp())
     onnx_path = export_onnx(model, work / "m.onnx")
@@ -76,8 +78,8 @@ def main(argv=None) -> int:
     for prec, v in res.items():
         d = np.nanmax(np.abs(np.asarray(v["r2_per_phenotype"]) - np.asarray(res["fp32"]["r2_per_phenotype"])))
         lines.append(f"| {prec} | {v['r2_mean']:.4f} | {v['r2_mean'] - base:+.4f} | {d:.4f} |")
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     name = "screen_quant" if device.type == "cpu" else f"screen_quant_{device.type}"
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     (out / f"{name}.json").write_text(json.dumps({"n_test": int(len(test)), "device": str(device), "results": res},

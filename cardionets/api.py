@@ -6,9 +6,9 @@
 >>> cn.encode(ecg)                        # the aligned ECG feature, [D] (or [B, D])
 
 Inputs: a path (read by :func:`cardionets.io.read_ecg`), an :class:`cardionets.io.ECG`
-(preprocessed with :func:`cardionets.dsp.preprocess_ecg`: 250 Hz, 0.67-40 Hz band-pass, 3 crops of
-9 s, each standardised), or an already preprocessed array ``[12, 2250]``, ``[n_crops, 12, 2250]``
-or ``[B, n_crops, 12, 2250]``. Leads missing from a record are left out of the encoder explicitly
+(preprocessed with :func:`cardionets.dsp.preprocess_ecg` as the models' run records say, by
+default 250 Hz, 0.67-40 Hz band-pass, 3 crops of 9 s, each standardised: ``cn.spec``), or an already
+preprocessed array ``[12, 2250]``, ``[n_crops, 12, 2250]`` or ``[B, n_crops, 12, 2250]``. Leads missing from a record are left out of the encoder explicitly
 (lead subsets), never broadcast. Outputs average over the crops.
 
 ``device=`` (``auto``: CUDA when present, ``cpu``, ``cuda[:N]``, or a ``torch.device``; ``None``: where
@@ -17,7 +17,6 @@ back as host numpy / floats.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,14 @@ import numpy as np
 import torch
 
 from .device.policy import DevicePolicy
+from .dsp import preprocess_ecg
 from .errors import CardioNetsError, InputError
+from .io import read_ecg
+from .models import (CMREncoder, CMREncoderConfig, ClassificationHead, ECGEncoder, ECGEncoderConfig, Predictor,
+                     RegressionHead)
+from .preprocess import PreprocessSpec
+from .run_record import CONFIG_NAME, RunRecord, read_run, read_run_info
+from .train.checkpoint import load_run, sub_state
 
 INIT_PRIORITY = ("cardionets", "phen_sup", "ssl", "scratch")
 _log = logging.getLogger(__name__)
@@ -38,36 +44,34 @@ class _Model:
     run_dir: Path
     info: dict
     predictor: Any  # cardionets.models.Predictor
-
-
-def _read_config(run: Path) -> dict:
-    from . import limits
-
-    f = run / "config.json"
-    limits.check(f, "bytes", f.stat().st_size, "config_bytes")
-    try:
-        info = json.loads(f.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CardioNetsError(f"{f}: not valid JSON ({exc})") from None
-    if not isinstance(info, dict):
-        raise CardioNetsError(f"{f}: expected a JSON object")
-    return info
+    record: RunRecord | None = None
 
 
 def _find_runs(path: Path) -> list[Path]:
-    if (path / "config.json").exists():
+    if (path / CONFIG_NAME).exists():
         return [path]
-    runs = sorted(p.parent for p in path.glob("*/config.json")) + sorted(p.parent for p in path.glob("*/*/config.json"))
+    runs = sorted(p.parent for p in path.glob(f"*/{CONFIG_NAME}")) + \
+        sorted(p.parent for p in path.glob(f"*/*/{CONFIG_NAME}"))
     if not runs:
-        raise CardioNetsError(f"{path}: no CardioNets run directories (config.json + model.safetensors) found")
+        raise CardioNetsError(f"{path}: no CardioNets run directories ({CONFIG_NAME} + model.safetensors) found")
     return runs
 
 
-def _load_predictor(run: Path):
-    from .models import (CMREncoder, CMREncoderConfig, ClassificationHead, ECGEncoder, ECGEncoderConfig, Predictor,
-                         RegressionHead)
-    from .train.checkpoint import load_run
+def common_spec(records: Sequence[RunRecord]) -> PreprocessSpec | None:
+    """The preprocessing spec shared by ``records`` (evaluation crops may differ: the first run's
+    count is used), or None without records; CardioNetsError when the runs were trained on
+    differently preprocessed ECGs (their outputs could not come from one input)."""
+    if not records:
+        return None
+    first = records[0]
+    for r in records[1:]:
+        if r.preprocess.with_(n_crops=first.preprocess.n_crops) != first.preprocess:
+            raise CardioNetsError(f"runs {first.run_dir} and {r.run_dir} were trained with different preprocessing "
+                                  f"({first.preprocess.describe()} vs {r.preprocess.describe()}); load them separately")
+    return first.preprocess
 
+
+def _load_predictor(run: Path):
     state, info = load_run(run)
     if info.get("modality") == "ecg":
         enc = ECGEncoder(ECGEncoderConfig(**info["ecg_encoder"]))
@@ -82,8 +86,10 @@ def _load_predictor(run: Path):
 class CardioNets:
     """Fine-tuned ECG models (phenotypes, screening) and, for :meth:`encode`, an ECG encoder."""
 
-    def __init__(self, models: dict[str, _Model], encoder: torch.nn.Module | None, n_crops: int = 3,
-                 device: str | torch.device | None = "auto"):
+    def __init__(self, models: dict[str, _Model], encoder: torch.nn.Module | None, n_crops: int | None = None,
+                 device: str | torch.device | None = "auto", spec: PreprocessSpec | None = None):
+        """``spec``: how inputs are preprocessed (default: the runs' spec); ``n_crops`` overrides its
+        evaluation crops."""
         if not models and encoder is None:
             raise CardioNetsError("CardioNets needs at least one fine-tuned model or an aligned encoder")
         if device is None:  # stay where the weights are
@@ -91,7 +97,9 @@ class CardioNets:
             self.policy = DevicePolicy.like(next(first.parameters()))
         else:
             self.policy = DevicePolicy.create(device, "fp32")
-        self.models, self._encoder, self.n_crops, self.device = models, encoder, n_crops, self.policy.device
+        spec = spec or common_spec([m.record for m in models.values() if m.record is not None]) or PreprocessSpec()
+        self.spec = spec if n_crops is None else spec.with_(n_crops=int(n_crops))
+        self.models, self._encoder, self.device = models, encoder, self.policy.device
         for m in self.models.values():
             m.predictor = self.policy.module(m.predictor)
         if self._encoder is not None:
@@ -100,13 +108,14 @@ class CardioNets:
     # -- loading ----------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | Path | Sequence[str | Path], *,
-                        device: str | torch.device | None = "auto", n_crops: int = 3,
+                        device: str | torch.device | None = "auto", n_crops: int | None = None,
                         strict: bool = False) -> "CardioNets":
         """Load a fine-tuning run directory, or every ECG fine-tuning run under a directory (one
         model per task, preferring the CardioNets initialisation), plus an align run for encode.
         ``path`` may also be a list of such directories. The run chosen for each task is logged; when
         several runs tie for a task (same initialisation), the first by name is taken with a warning,
-        or, with ``strict``, CardioNetsError lists them (pass the run directories you mean)."""
+        or, with ``strict``, CardioNetsError lists them (pass the run directories you mean). Inputs are
+        preprocessed with the runs' spec (``n_crops`` overrides its evaluation crops)."""
         paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
         candidates: dict[str, list[tuple[int, Path]]] = {}
         align_run = None
@@ -114,7 +123,7 @@ class CardioNets:
             if not root.exists():
                 raise CardioNetsError(f"{root}: no such directory")
             for run in _find_runs(root):
-                info = _read_config(run)
+                info = read_run_info(run)
                 stage = info.get("config", {}).get("stage")
                 if stage == "align" and align_run is None:
                     align_run = run
@@ -138,18 +147,20 @@ class CardioNets:
         models = {}
         for task, (_, run) in chosen.items():
             pred, info = _load_predictor(run)
-            models[task] = _Model(run, info, pred)
+            models[task] = _Model(run, info, pred, read_run(run))
         encoder = None
         if align_run is not None:
-            from .models import ECGEncoder, ECGEncoderConfig
-            from .train.checkpoint import load_run, sub_state
-
             state, info = load_run(align_run)
             encoder = ECGEncoder(ECGEncoderConfig(**info["ecg_encoder"]))
             encoder.load_state_dict(sub_state(state, "encoder"))
         elif models:
             encoder = next(iter(models.values())).predictor.encoder
-        return cls(models, encoder, n_crops=n_crops, device=device)
+        spec = common_spec([m.record for m in models.values()] + ([read_run(align_run)] if align_run else []))
+        return cls(models, encoder, n_crops=n_crops, device=device, spec=spec)
+
+    @property
+    def n_crops(self) -> int:
+        return self.spec.n_crops
 
     @property
     def tasks(self) -> list[str]:
@@ -157,15 +168,11 @@ class CardioNets:
 
     # -- inputs -----------------------------------------------------------------------------
     def prepare(self, ecg: Any) -> tuple[torch.Tensor, list[int] | None, bool]:
-        """Any accepted input -> ([B, n_crops, C, 2250] float32, lead indices or None, batched?)."""
-        from .io import read_ecg
-
+        """Any accepted input -> ([B, n_crops, C, crop_len] float32, lead indices or None, batched?)."""
         if isinstance(ecg, (str, Path)):
             ecg = read_ecg(ecg)
         if hasattr(ecg, "signal") and hasattr(ecg, "fs"):
-            from .dsp import preprocess_ecg
-
-            sig = np.asarray(preprocess_ecg(ecg, n_crops=self.n_crops).signal, dtype=np.float32)  # [K, 12, 2250]
+            sig = np.asarray(preprocess_ecg(ecg, spec=self.spec).signal, dtype=np.float32)  # [K, 12, crop_len]
             present = [j for j in range(sig.shape[1]) if np.isfinite(sig[:, j]).all()]
             if not present:
                 raise InputError(f"{getattr(ecg, 'path', None) or 'ECG'}: no usable lead after preprocessing")
@@ -178,8 +185,9 @@ class CardioNets:
             return x[None], None, False
         if x.dim() == 4:
             return x, None, True
-        raise InputError(f"ECG array must be [12, 2250], [n_crops, 12, 2250] or [B, n_crops, 12, 2250], "
-                         f"got shape {tuple(x.shape)}")
+        L = self.spec.crop_len
+        raise InputError(f"ECG array must be [12, {L}], [n_crops, 12, {L}] or [B, n_crops, 12, {L}] (the models' "
+                         f"preprocessing spec), got shape {tuple(x.shape)}")
 
     # -- outputs ----------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,18 +1,20 @@
 """ECG preprocessing, native C++ inside (csrc/dsp), float64 scipy reference beside it
 (:mod:`cardionets.dsp_reference`).
 
-The canonical pipeline (the ST-MEM recipe the CardioNets encoders are trained with):
+The pipeline is the one :class:`cardionets.preprocess.PreprocessSpec` describes (every function
+takes a ``spec``; the default is the ST-MEM recipe the CardioNets encoders are trained with):
 
-1. ``resample``  to 250 Hz, polyphase FIR with ``scipy.signal.resample_poly`` semantics
-   (reduced ratio 250/fs, Kaiser window beta 5);
-2. ``bandpass``  high-pass 0.67 Hz then low-pass 40 Hz, each an order-5 Butterworth run
-   zero-phase with ``scipy.signal.sosfiltfilt`` semantics (padtype 'odd', default padlen);
-3. ``crops``     of 2250 samples (9 s): evaluation crops start at round(linspace(0, T-2250, n_crops)),
-   training crops are random;
+1. ``resample``  to ``spec.fs`` (250 Hz), polyphase FIR with ``scipy.signal.resample_poly``
+   semantics (reduced ratio fs_out/fs, Kaiser window beta 5);
+2. ``bandpass``  high-pass ``spec.highpass_hz`` then low-pass ``spec.lowpass_hz``, each a Butterworth
+   of ``spec.order`` run zero-phase with ``scipy.signal.sosfiltfilt`` semantics (padtype 'odd',
+   default padlen);
+3. ``crops``     of ``spec.crop_len`` samples: evaluation crops start at
+   round(linspace(0, T - crop_len, n_crops)), training crops are random;
 4. ``standardize`` each crop with one mean and std over all leads and samples (or per lead).
 
 ``preprocess`` / ``preprocess_batch`` run all four fused, parallel over records, and return the
-per-record quality flags (:data:`FLAGS`). A record with a fatal flag is never silently zeroed:
+per-record quality flags (:func:`flags_table` names them). A record with a fatal flag is never silently zeroed:
 by default it raises :class:`~cardionets.errors.InputError` naming the record and the problems;
 with ``on_fatal="nan"`` its output is NaN and its flags say why.
 
@@ -27,13 +29,10 @@ import numpy as np
 
 from . import native
 from .errors import InputError
+from .preprocess import DEFAULT_SPEC, N_LEADS, PreprocessSpec
 
 if TYPE_CHECKING:
     from .io.ecg import ECG
-
-FS_OUT = 250.0
-CROP_LEN = 2250
-N_LEADS = 12
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def describe_flags(flags: int) -> list[str]:
 class Preprocessed(NamedTuple):
     """Output of :func:`preprocess` / :func:`preprocess_batch`.
 
-    signal: float32 [n_crops, 12, 2250] (or [N, n_crops, 12, 2250]); flags: uint32 bit set per record
+    signal: float32 [n_crops, 12, crop_len] (or [N, n_crops, 12, crop_len]); flags: uint32 bit set per record
     (:func:`describe_flags`); NaN crops for records with a fatal flag when ``on_fatal="nan"``.
     """
     signal: np.ndarray
@@ -92,7 +91,7 @@ def _threads(threads: int | None) -> int:
 # ----------------------------------------------------------------------------------------------
 # Stages
 # ----------------------------------------------------------------------------------------------
-def resample(x: Any, fs: float, fs_out: float = FS_OUT, *, threads: int | None = None) -> np.ndarray:
+def resample(x: Any, fs: float, fs_out: float = DEFAULT_SPEC.fs, *, threads: int | None = None) -> np.ndarray:
     """[..., T] at ``fs`` -> [..., ceil(T * up / down)] at ``fs_out`` (resample_poly semantics)."""
     return native.load().dsp_resample(_f32(x, "resample: x"), float(fs), float(fs_out), _threads(threads))
 
@@ -108,31 +107,33 @@ def sosfiltfilt(sos: Any, x: Any, *, threads: int | None = None) -> np.ndarray:
                                          _f32(x, "sosfiltfilt: x"), _threads(threads))
 
 
-def bandpass(x: Any, fs: float = FS_OUT, highpass_hz: float = 0.67, lowpass_hz: float = 40.0, order: int = 5,
-             *, threads: int | None = None) -> np.ndarray:
-    """High-pass then low-pass zero-phase Butterworth on x [..., T] sampled at ``fs``."""
-    y = sosfiltfilt(butter_sos(order, highpass_hz, fs, True), x, threads=threads)
-    return sosfiltfilt(butter_sos(order, lowpass_hz, fs, False), y, threads=threads)
+def bandpass(x: Any, spec: PreprocessSpec = DEFAULT_SPEC, *, threads: int | None = None) -> np.ndarray:
+    """The spec's high-pass then low-pass zero-phase Butterworth on x [..., T] sampled at ``spec.fs``."""
+    y = sosfiltfilt(butter_sos(spec.order, spec.highpass_hz, spec.fs, True), x, threads=threads)
+    return sosfiltfilt(butter_sos(spec.order, spec.lowpass_hz, spec.fs, False), y, threads=threads)
 
 
-def crop_starts(n: int, n_crops: int = 3, crop_len: int = CROP_LEN, *, random: bool = False, seed: int = 0,
-                record: int = 0) -> list[int]:
-    """Start indices of the crops of an n-sample signal (see module docstring)."""
-    return list(native.load().dsp_crop_starts(int(n), int(crop_len), int(n_crops), bool(random), int(seed),
-                                              int(record)))
+def crop_starts(n: int, n_crops: int | None = None, *, spec: PreprocessSpec = DEFAULT_SPEC, random: bool = False,
+                seed: int = 0, record: int = 0) -> list[int]:
+    """Start indices of the crops of an n-sample signal (see module docstring); ``n_crops``
+    defaults to ``spec.n_crops``."""
+    k = spec.n_crops if n_crops is None else int(n_crops)
+    return list(native.load().dsp_crop_starts(int(n), spec.crop_len, k, bool(random), int(seed), int(record)))
 
 
-def crops(x: Any, n_crops: int = 3, crop_len: int = CROP_LEN, *, random: bool = False, seed: int = 0,
-          record: int = 0) -> np.ndarray:
+def crops(x: Any, n_crops: int | None = None, *, spec: PreprocessSpec = DEFAULT_SPEC, random: bool = False,
+          seed: int = 0, record: int = 0) -> np.ndarray:
     """[..., leads, T] -> [..., n_crops, leads, crop_len] (one crop when T == crop_len in eval mode)."""
     arr = _f32(x, "crops: x", 2)
-    starts = crop_starts(arr.shape[-1], n_crops, crop_len, random=random, seed=seed, record=record)
-    return np.ascontiguousarray(np.stack([arr[..., s:s + crop_len] for s in starts], axis=-3))
+    starts = crop_starts(arr.shape[-1], n_crops, spec=spec, random=random, seed=seed, record=record)
+    L = spec.crop_len
+    return np.ascontiguousarray(np.stack([arr[..., s:s + L] for s in starts], axis=-3))
 
 
-def standardize(x: Any, per_lead: bool = False) -> np.ndarray:
-    """(x - mean) / std over the last two axes [leads, samples] (or per lead); a zero std divides by 1."""
-    return native.load().dsp_standardize(_f32(x, "standardize: x", 2), bool(per_lead))
+def standardize(x: Any, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
+    """(x - mean) / std over the last two axes [leads, samples] (per lead with ``standardize="lead"``);
+    a zero std divides by 1. Double precision inside, float32 out."""
+    return native.load().dsp_standardize(_f32(x, "standardize: x", 2), spec.per_lead)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,15 +162,21 @@ def quality_flags(x: Any, fs: float, **thresholds: Any) -> np.ndarray:
     return flags[0] if single else flags
 
 
-def _config(n_crops: int, crop_len: int, mode: str, seed: int, per_lead: bool, quality: dict | None) -> Any:
+def native_config(spec: PreprocessSpec = DEFAULT_SPEC, mode: str = "eval", seed: int = 0,
+                  quality: dict | None = None) -> Any:
+    """The native PreprocessConfig of ``spec`` (every field set from it)."""
     if mode not in ("eval", "train"):
         raise InputError(f"preprocess: mode must be 'eval' or 'train', got {mode!r}")
     cfg = native.load().PreprocessConfig()
-    cfg.n_crops = int(n_crops)
-    cfg.crop_len = int(crop_len)
+    cfg.fs_out = spec.fs
+    cfg.highpass_hz = spec.highpass_hz
+    cfg.lowpass_hz = spec.lowpass_hz
+    cfg.order = spec.order
+    cfg.n_crops = spec.n_crops
+    cfg.crop_len = spec.crop_len
     cfg.random_crops = mode == "train"
     cfg.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
-    cfg.per_lead = bool(per_lead)
+    cfg.per_lead = spec.per_lead
     cfg.quality = quality_config(**(quality or {}))
     return cfg
 
@@ -186,11 +193,12 @@ def _check_fatal(flags: np.ndarray, on_fatal: str, names: list[str] | None, what
                          " (pass on_fatal='nan' to get NaN crops and the flags instead)")
 
 
-def preprocess_batch(x: Any, fs: float, *, n_crops: int = 3, crop_len: int = CROP_LEN, mode: str = "eval",
-                     seed: int = 0, per_lead: bool = False, on_fatal: str = "raise", threads: int | None = None,
+def preprocess_batch(x: Any, fs: float, *, spec: PreprocessSpec = DEFAULT_SPEC, n_crops: int | None = None,
+                     mode: str = "eval", seed: int = 0, on_fatal: str = "raise", threads: int | None = None,
                      names: list[str] | None = None, quality: dict | None = None,
                      out: np.ndarray | None = None) -> Preprocessed:
-    """x [N, 12, T] in mV at ``fs`` (standard lead order) -> Preprocessed(signal [N, n_crops, 12, 2250], flags [N]).
+    """x [N, 12, T] in mV at ``fs`` (standard lead order) -> Preprocessed(signal [N, n_crops, 12, crop_len],
+    flags [N]) as ``spec`` says.
 
     mode "eval": evenly spaced crops; "train": random crops from a generator seeded by (seed, record index).
     Parallel over records with ``threads`` native threads (None: cardionets._C.num_threads()); the GIL is
@@ -201,14 +209,16 @@ def preprocess_batch(x: Any, fs: float, *, n_crops: int = 3, crop_len: int = CRO
     if arr.ndim != 3 or arr.shape[1] != N_LEADS:
         raise InputError(f"preprocess_batch: expected [N, 12, T] in standard lead order, got shape {arr.shape} "
                          "(cardionets.io.to_standard_order reorders and derives leads)")
-    cfg = _config(n_crops, crop_len, mode, seed, per_lead, quality)
+    if n_crops is not None:  # shorthand for spec.with_(n_crops=...)
+        spec = spec.with_(n_crops=int(n_crops))
+    cfg = native_config(spec, mode, seed, quality)
     res, flags = native.load().dsp_preprocess_batch(arr, float(fs), cfg, _threads(threads), out)
     _check_fatal(flags, on_fatal, names, "preprocess_batch")
     return Preprocessed(res, flags)
 
 
 def preprocess(x: Any, fs: float, *, name: str | None = None, **kwargs: Any) -> Preprocessed:
-    """One record x [12, T] -> Preprocessed(signal [n_crops, 12, 2250], flags uint32 scalar); see preprocess_batch."""
+    """One record x [12, T] -> Preprocessed(signal [n_crops, 12, crop_len], flags uint32 scalar); see preprocess_batch."""
     arr = _f32(x, f"preprocess: {name or 'x'}", 2)
     if arr.ndim != 2:
         raise InputError(f"preprocess: {name or 'x'}: expected [12, T], got shape {arr.shape}")
@@ -227,14 +237,15 @@ def preprocess_ecg(ecg: "ECG", **kwargs: Any) -> Preprocessed:
     return preprocess(std.signal, ecg.fs, name=ecg.path or "ECG", **kwargs)
 
 
-def filter_record(x: Any, fs: float) -> np.ndarray:
-    """Resample + band-pass of one [12, T] record in one native call (no crops, no quality gate)."""
+def filter_record(x: Any, fs: float, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
+    """Resample + band-pass of one [12, T] record in one native call (no crops, no quality gate):
+    float32 [12, ceil(T * spec.fs / fs)]."""
     arr = _f32(x, "filter_record: x", 2)
     if arr.ndim != 2 or arr.shape[0] != N_LEADS:
         raise InputError(f"filter_record: expected [12, T], got shape {arr.shape}")
-    return native.load().dsp_filter_record(arr, float(fs), _config(3, CROP_LEN, "eval", 0, False, None))
+    return native.load().dsp_filter_record(arr, float(fs), native_config(spec))
 
 
-__all__ = ["CROP_LEN", "FS_OUT", "Flag", "Preprocessed", "bandpass", "butter_sos", "crop_starts", "crops",
+__all__ = ["Flag", "Preprocessed", "bandpass", "butter_sos", "crop_starts", "crops",
            "describe_flags", "fatal_mask", "filter_record", "flags_table", "preprocess", "preprocess_batch",
-           "preprocess_ecg", "quality_flags", "resample", "sosfiltfilt", "standardize"]
+           "native_config", "preprocess_ecg", "quality_flags", "resample", "sosfiltfilt", "standardize"]

@@ -1,75 +1,73 @@
 """The float64 scipy reference of the ECG pipeline in :mod:`cardionets.dsp`.
 
 Plain, readable and slow: every function here states the semantics the native C++ pipeline
-(csrc/dsp) reproduces, and the tests compare the two. Arrays have time on the last axis.
+(csrc/dsp) reproduces, and the tests compare the two. The settings come from the same
+:class:`cardionets.preprocess.PreprocessSpec`. Arrays have time on the last axis.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from scipy.signal import butter, resample_poly, sosfiltfilt
 
-FS_OUT = 250.0
-CROP_LEN = 2250
+from .preprocess import DEFAULT_SPEC, PreprocessSpec
 
 
-def resample(x: np.ndarray, fs: float, fs_out: float = FS_OUT) -> np.ndarray:
+def resample(x: np.ndarray, fs: float, fs_out: float = DEFAULT_SPEC.fs) -> np.ndarray:
     """scipy.signal.resample_poly for the reduced ratio fs_out / fs (Kaiser beta 5)."""
-    from scipy.signal import resample_poly
-
     up, down = int(round(fs_out)), int(round(fs))
     g = math.gcd(up, down)
     return resample_poly(np.asarray(x, dtype=np.float64), up // g, down // g, axis=-1)
 
 
 def butter_sos(order: int, cutoff: float, fs: float, highpass: bool) -> np.ndarray:
-    from scipy.signal import butter
-
     return butter(order, cutoff, "highpass" if highpass else "lowpass", fs=fs, output="sos")
 
 
-def bandpass(x: np.ndarray, fs: float = FS_OUT, highpass_hz: float = 0.67, lowpass_hz: float = 40.0,
-             order: int = 5) -> np.ndarray:
-    """High-pass then low-pass, each a zero-phase Butterworth (sosfiltfilt, padtype 'odd')."""
-    from scipy.signal import sosfiltfilt
-
+def bandpass(x: np.ndarray, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
+    """High-pass then low-pass at ``spec.fs``, each a zero-phase Butterworth (sosfiltfilt, padtype 'odd')."""
     y = np.asarray(x, dtype=np.float64)
-    y = sosfiltfilt(butter_sos(order, highpass_hz, fs, True), y, axis=-1)
-    return sosfiltfilt(butter_sos(order, lowpass_hz, fs, False), y, axis=-1)
+    y = sosfiltfilt(butter_sos(spec.order, spec.highpass_hz, spec.fs, True), y, axis=-1)
+    return sosfiltfilt(butter_sos(spec.order, spec.lowpass_hz, spec.fs, False), y, axis=-1)
 
 
-def crop_starts(n: int, n_crops: int = 3, crop_len: int = CROP_LEN) -> list[int]:
+def filter_record(x: np.ndarray, fs: float, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
+    """[..., T] at fs -> [..., ceil(T * spec.fs / fs)] float64: resample, then band-pass."""
+    return bandpass(resample(x, fs, spec.fs), spec)
+
+
+def crop_starts(n: int, n_crops: int | None = None, spec: PreprocessSpec = DEFAULT_SPEC) -> list[int]:
     """Evaluation crops: round(linspace(0, n - crop_len, n_crops)); one crop when n == crop_len."""
-    if n == crop_len:
+    k = spec.n_crops if n_crops is None else int(n_crops)
+    if n == spec.crop_len:
         return [0]
-    return [int(s) for s in np.round(np.linspace(0, n - crop_len, n_crops))]
+    return [int(s) for s in np.round(np.linspace(0, n - spec.crop_len, k))]
 
 
-def crops(x: np.ndarray, n_crops: int = 3, crop_len: int = CROP_LEN) -> np.ndarray:
+def crops(x: np.ndarray, n_crops: int | None = None, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
     """[..., leads, T] -> [..., n_crops, leads, crop_len]."""
-    starts = crop_starts(x.shape[-1], n_crops, crop_len)
-    return np.stack([x[..., s:s + crop_len] for s in starts], axis=-3)
+    starts = crop_starts(x.shape[-1], n_crops, spec)
+    return np.stack([x[..., s:s + spec.crop_len] for s in starts], axis=-3)
 
 
-def standardize(x: np.ndarray, per_lead: bool = False) -> np.ndarray:
+def standardize(x: np.ndarray, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
     """(x - mean) / std over the last two axes (leads and samples), or per lead; std 0 -> 1."""
     x = np.asarray(x, dtype=np.float64)
-    axes = (-1,) if per_lead else (-2, -1)
+    axes = (-1,) if spec.per_lead else (-2, -1)
     mean = x.mean(axis=axes, keepdims=True)
     std = x.std(axis=axes, keepdims=True)
     return (x - mean) / np.where(std == 0, 1.0, std)
 
 
-def preprocess(x: np.ndarray, fs: float, n_crops: int = 3, per_lead: bool = False) -> np.ndarray:
-    """[..., 12, T] at fs -> [..., n_crops, 12, 2250]: resample, band-pass, crops, standardise."""
-    y = resample(x, fs)
-    y = bandpass(y)
-    return standardize(crops(y, n_crops), per_lead=per_lead)
+def preprocess(x: np.ndarray, fs: float, spec: PreprocessSpec = DEFAULT_SPEC) -> np.ndarray:
+    """[..., 12, T] at fs -> [..., n_crops, 12, crop_len]: resample, band-pass, crops, standardise."""
+    return standardize(crops(filter_record(x, fs, spec), spec=spec), spec)
 
 
 def quality_flags(x: np.ndarray, fs: float, flat_std_mv: float = 0.005, max_ptp_mv: float = 20.0,
                   clip_seconds: float = 0.02, clip_min_run: int = 5, min_seconds: float = 9.0) -> set[str]:
-    """The quality check of one record [leads, T] in NumPy (names as in cardionets.dsp.FLAGS)."""
+    """The quality check of one record [leads, T] in NumPy (names as in cardionets.dsp.flags_table())."""
     x = np.asarray(x, dtype=np.float32)
     flags: set[str] = set()
     if x.shape[0] < 12:

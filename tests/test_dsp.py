@@ -7,6 +7,7 @@ import pytest
 from cardionets import dsp
 from cardionets import dsp_reference as ref
 from cardionets.errors import CardioNetsError, InputError
+from cardionets.preprocess import DEFAULT_SPEC
 
 
 def _twelve_lead_fixtures(real_data):
@@ -81,12 +82,13 @@ def test_every_stage_matches_scipy_on_fixtures(real_data):
         np.testing.assert_array_equal(dsp.crops(f_ref.astype(np.float32)), c_ref.astype(np.float32))
         s_ref = ref.standardize(c_ref)
         assert np.abs(dsp.standardize(c_ref.astype(np.float32)) - s_ref).max() < 1e-3, name
-        for per_lead in (False, True):
-            out = dsp.preprocess(ecg.signal, ecg.fs, per_lead=per_lead)
-            full_ref = ref.preprocess(x, ecg.fs, per_lead=per_lead)
+        for mode in ("crop", "lead"):
+            spec = DEFAULT_SPEC.with_(standardize=mode)
+            out = dsp.preprocess(ecg.signal, ecg.fs, spec=spec)
+            full_ref = ref.preprocess(x, ecg.fs, spec)
             assert out.signal.shape == full_ref.shape == (3, 12, 2250), name
             assert out.signal.dtype == np.float32
-            assert np.abs(out.signal - full_ref).max() < 1e-3, (name, per_lead)
+            assert np.abs(out.signal - full_ref).max() < 1e-3, (name, mode)
             assert not (int(out.flags) & dsp.fatal_mask()), (name, dsp.describe_flags(out.flags))
 
 
@@ -137,9 +139,9 @@ def test_batch_threads_and_single_agree(real_data):
     np.testing.assert_array_equal(buf, one.signal)
     with pytest.raises(CardioNetsError, match="out must be"):
         dsp.preprocess_batch(x, 500, out=np.empty((1, 3, 12, 2250), np.float32))
-    tr = dsp.preprocess_batch(x, 500, mode="train", n_crops=2, seed=1)
+    tr = dsp.preprocess_batch(x, 500, mode="train", spec=DEFAULT_SPEC.with_(n_crops=2), seed=1)
     assert tr.signal.shape == (len(x), 2, 12, 2250)
-    np.testing.assert_array_equal(tr.signal, dsp.preprocess_batch(x, 500, mode="train", n_crops=2, seed=1).signal)
+    np.testing.assert_array_equal(tr.signal, dsp.preprocess_batch(x, 500, mode="train", spec=DEFAULT_SPEC.with_(n_crops=2), seed=1).signal)
 
 
 def test_one_crop_when_exactly_nine_seconds():

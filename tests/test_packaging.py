@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from packaging.requirements import Requirement
 
+import cardionets
+
 
 def _requirements(repo_root):
     meta = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
@@ -54,6 +56,7 @@ def test_wheel_contains_extension_and_kernels(repo_root, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
                     str(tmp_path), str(repo_root)], check=True, capture_output=True, env=env)
     wheel = next(tmp_path.glob("cardionets-*.whl"))
+    assert wheel.name.startswith(f"cardionets-{cardionets.__version__}-")  # pyproject reads the one version
     names = zipfile.ZipFile(wheel).namelist()
     assert "cardionets/kernels/__init__.py" in names
     assert not any(n.startswith("kernels/") for n in names), "kernels must not be a top-level package"

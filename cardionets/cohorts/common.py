@@ -27,6 +27,14 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import CardioNetsError, InputError
+from ..io import read_ecg
+from ..io.cmr import inspect_cmr
+from ..data.labels import disease_labels
+from ..data.manifest import write_manifest
+from ..data.schema import DISEASES, icd10_disease
+from concurrent.futures import ProcessPoolExecutor
+from tqdm import tqdm
+import shutil
 
 
 @dataclass
@@ -59,8 +67,6 @@ def parse_date(value) -> tuple[pd.Timestamp | None, str | None]:
 
 def check_ecg(path: Path) -> dict[str, Any]:
     """Read one ECG fully: {"ok", "error", "leads", "fs", "seconds", "date"}."""
-    from ..io import read_ecg
-
     try:
         ecg = read_ecg(path)
         std = ecg.standard(missing="nan")
@@ -79,8 +85,6 @@ def check_ecg(path: Path) -> dict[str, Any]:
 
 def check_cine(path: Path) -> dict[str, Any]:
     """Read and preprocess one cine as training will: {"ok", "error", "series", "frames", "view", ...}."""
-    from ..io.cmr import inspect_cmr
-
     try:
         res = inspect_cmr(path)
     except CardioNetsError as exc:
@@ -98,8 +102,6 @@ def check_cine(path: Path) -> dict[str, Any]:
 def run_rows(fn: Callable[[Any], SubjectRow], jobs: list, workers: int, desc: str, progress: bool) -> list[SubjectRow]:
     """``fn`` over ``jobs`` (in order), in ``workers`` processes when > 1, with a progress bar."""
     if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
         with ProcessPoolExecutor(workers) as pool:
             it: Iterable = pool.map(fn, jobs, chunksize=8)
             return list(_progress(it, len(jobs), desc, progress))
@@ -109,8 +111,6 @@ def run_rows(fn: Callable[[Any], SubjectRow], jobs: list, workers: int, desc: st
 def _progress(it, total: int, desc: str, enabled: bool):
     if not enabled:
         return it
-    from tqdm import tqdm
-
     return tqdm(it, total=total, desc=desc, unit="subject")
 
 
@@ -128,14 +128,8 @@ def relative_or_absolute(path: Path | None, out: Path) -> str | None:
 def write_cohort_dir(out: Path, rows: list[SubjectRow], *, source: str, settings: dict, warnings: list[str],
                      phenotype_columns: list[str]) -> dict:
     """Write the cohort directory (module docstring); returns the summary."""
-    from ..data.labels import disease_labels
-    from ..data.manifest import write_manifest
-    from ..data.schema import DISEASES, icd10_disease
-
     out.mkdir(parents=True, exist_ok=True)
     if (out / "cache").is_dir():                   # caches of an earlier cohort in this directory
-        import shutil
-
         shutil.rmtree(out / "cache")
     subj = []
     for r in rows:

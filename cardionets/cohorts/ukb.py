@@ -41,6 +41,7 @@ from ..errors import InputError
 from .common import (SubjectRow, check_cine, check_ecg, parse_date, read_table, relative_or_absolute,
                      run_rows, write_cohort_dir)
 from .icd import normalise_code, to_icd10
+from .phenotype_table import load_phenotype_table, parse_mapping
 
 IDP_TABLE = Path(__file__).with_name("ukb_idp_fields.csv")
 ECG_FIELD, CMR_FIELD = 20205, 20208
@@ -236,8 +237,6 @@ def ingest_ukb(fields: str | Path | None, out: str | Path, *, ecg_dir: str | Pat
                phenotype_columns: str | None = None, check_cmr: bool = True, workers: int = 1,
                progress: bool = True) -> dict:
     """Write the cohort directory ``out`` (module docstring); returns the summary."""
-    from .phenotype_table import load_phenotype_table, parse_mapping
-
     out = Path(out)
     warnings: list[str] = []
     idp = idp_fields()

@@ -9,7 +9,7 @@ STAGE = "align"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..train.cli import EPILOG, STAGE_HELP, add_common
+    from .training import EPILOG, STAGE_HELP, add_common
 
     p = sub.add_parser("align", help=STAGE_HELP[STAGE], description=__doc__,
                        epilog=EPILOG.format(stage=STAGE, cmd="align"), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.cli import run_stage_command
+    from .training import run_stage_command
 
     return run_stage_command(args, STAGE, {"align.cmr_from": args.cmr_from, "align.ecg_init_from": args.ecg_init_from,
                                            "align.sigma": args.sigma, "align.tau": args.tau,

@@ -5,8 +5,10 @@
   --format aoti      AOTInductor .pt2 package (Python: torch._inductor.aoti_load_package;
                      C++: torch::inductor::AOTIModelPackageLoader, see examples/cpp)
 
-Input [batch, n_crops, 12, 2250] float32 (preprocessed crops); outputs phenotypes [batch, P] and
-disease probabilities [batch, D]; names and the model version are in <output>.json. See docs/export.md.
+Input [batch, n_crops, 12, crop_len] float32 (crops preprocessed with the model's spec, by default
+3 x 2250 samples at 250 Hz); outputs phenotypes [batch, P] and disease probabilities [batch, D];
+names, the model version and the preprocessing spec are in <output>.json (and the spec, one
+"key value" line each, in <output>.preprocess.txt for the C++ example). See docs/export.md.
 
 --device: the GPU that builds a TensorRT engine (engines are specific to the GPU model), or the
 device an AOTInductor package is compiled for (a CUDA .pt2 runs only there). The ONNX graph is
@@ -25,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="fine-tuned run directory or a directory of runs")
     p.add_argument("--format", choices=["onnx", "tensorrt", "aoti"], required=True, help="what to write")
     p.add_argument("--out", required=True, help="output file (.onnx / .engine / .pt2)")
-    p.add_argument("--n-crops", type=int, default=3, help="crops per record (static; default 3)")
+    p.add_argument("--n-crops", type=int, default=None,
+                   help="crops per record (static; default: the model's preprocessing spec, 3)")
     p.add_argument("--fp32", action="store_true", help="TensorRT: build in fp32 (default fp16)")
     p.add_argument("--max-batch", type=int, default=64, help="largest batch (TensorRT profile / AOTI dynamic dim)")
     p.add_argument("--verify", default=None, metavar="ECG",
@@ -35,17 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _verify_input(path: str | None, n_crops: int):
+def _verify_input(path: str | None, spec):
     import numpy as np
 
     if path is None:
-        from ..export.onnx import example_input
+        from ..export.reference import example_input
 
-        return example_input(2, n_crops).numpy()
+        return example_input(2, spec).numpy()
     from ..dsp import preprocess_ecg
     from ..io import read_ecg
 
-    return np.asarray(preprocess_ecg(read_ecg(path), n_crops=n_crops).signal, np.float32)[None]
+    return np.asarray(preprocess_ecg(read_ecg(path), spec=spec).signal, np.float32)[None]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,17 +58,18 @@ def run(args: argparse.Namespace) -> int:
 
     from ..device.policy import resolve_device
     from ..screen import load_screen_model
-    from ..screen.model import reference_outputs
+    from ..export.reference import export_spec, reference_outputs
 
     device = resolve_device(args.device)
     model = load_screen_model(args.model)
+    spec = export_spec(model, n_crops=args.n_crops)
     out = Path(args.out)
-    x = _verify_input(args.verify, args.n_crops)
+    x = _verify_input(args.verify, spec)
     if args.format in ("onnx", "tensorrt"):
         from ..export.onnx import export_onnx, verify_onnx
 
         onnx_path = out if args.format == "onnx" else out.with_suffix(".onnx")
-        export_onnx(model, onnx_path, n_crops=args.n_crops)
+        export_onnx(model, onnx_path, spec=spec)
         print(f"wrote {onnx_path} (ONNX Runtime vs PyTorch max abs diff {verify_onnx(model, onnx_path, x):.2e})")
         if args.format == "tensorrt":
             from ..export.tensorrt import build_engine
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..export.aoti import export_aoti, load_aoti, run_aoti
 
-        pkg = export_aoti(model, out, n_crops=args.n_crops, max_batch=max(args.max_batch, x.shape[0]), device=device)
+        pkg = export_aoti(model, out, spec=spec, max_batch=max(args.max_batch, x.shape[0]), device=device)
         got, ref = run_aoti(load_aoti(pkg), x, device=device), reference_outputs(model, x)
         diff = max(float(np.abs(g - r).max()) for g, r in zip(got, ref))
         print(f"wrote {pkg} (AOTInductor vs PyTorch max abs diff {diff:.2e})")

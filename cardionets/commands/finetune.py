@@ -11,7 +11,7 @@ STAGE = "finetune"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..train.cli import EPILOG, STAGE_HELP, add_common
+    from .training import EPILOG, STAGE_HELP, add_common
 
     p = sub.add_parser("finetune", help=STAGE_HELP[STAGE], description=__doc__,
                        epilog=EPILOG.format(stage=STAGE, cmd="finetune"),
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.cli import run_stage_command
+    from .training import run_stage_command
 
     return run_stage_command(args, STAGE, {"finetune.task": args.task, "finetune.init": args.init,
                                            "finetune.init_from": args.init_from,

@@ -7,7 +7,7 @@ STAGE = "pretrain_ecg"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..train.cli import EPILOG, STAGE_HELP, add_common
+    from .training import EPILOG, STAGE_HELP, add_common
 
     p = sub.add_parser("pretrain-ecg", help=STAGE_HELP[STAGE], description=__doc__,
                        epilog=EPILOG.format(stage=STAGE, cmd="pretrain-ecg"), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -17,6 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.cli import run_stage_command
+    from .training import run_stage_command
 
     return run_stage_command(args, STAGE, {"mae.mask_ratio": args.mask_ratio})

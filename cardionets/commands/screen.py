@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-size", type=int, default=1024, help="rows per committed Parquet shard (default 1024)")
     p.add_argument("--readers", type=int, default=1, help="reader/preprocess threads (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--n-crops", type=int, default=3, help="evaluation crops per record (default 3)")
+    p.add_argument("--n-crops", type=int, default=None,
+                   help="evaluation crops per record (default: the model's preprocessing spec, 3)")
     p.add_argument("--merge", action="store_true", help="also write OUT/screen.parquet (all shards, one row per input)")
     p.add_argument("--limit", type=int, default=None, help="score at most this many new records (then stop)")
     p.add_argument("--include-hidden", action="store_true",

@@ -4,6 +4,7 @@ generator (:mod:`cardionets.data.synth`). See docs/cohort.md."""
 from __future__ import annotations
 
 from .schema import CM_SUBTYPES, DISEASES, ICD10_RULES, PHENOTYPE_NAMES, PHENOTYPE_UNITS
+import importlib
 
 _LAZY = {
     "Cohort": "datasets", "PairedDataset": "datasets", "ECGDataset": "datasets", "CMRDataset": "datasets",
@@ -16,8 +17,6 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

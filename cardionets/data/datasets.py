@@ -4,9 +4,10 @@ CMR-only.
 Item contract of :class:`PairedDataset` (other packages code against it)::
 
     {"subject_id": str,
-     "ecg":        float32 [12, 2250]  (mode "train": one random 9 s crop)
-                   or      [n_crops, 12, 2250] (mode "eval": evenly spaced crops),
-                   each crop standardised over all its leads,
+     "ecg":        float32 [12, crop_len]  (mode "train": one random crop)
+                   or      [n_crops, 12, crop_len] (mode "eval": evenly spaced crops),
+                   each crop standardised as the preprocessing spec says (default: 2250 samples
+                   at 250 Hz, 3 evaluation crops, one mean / std over all leads of a crop),
      "cmr":        float32 [50, 96, 96] in [-1, 1],
      "phenotypes": float32 [82] standardised with the training split's statistics (NaN = missing),
      "labels":     float32 [5] 0/1 for DISEASES = ("CAD", "HF", "CM", "PH", "PERI"),
@@ -15,6 +16,10 @@ Item contract of :class:`PairedDataset` (other packages code against it)::
 :class:`ECGDataset` gives the same dict without "cmr", :class:`CMRDataset` without "ecg".
 :class:`Cohort` holds the manifest, the labels and the splits; ``Cohort.datasets(...)`` builds
 train/val/test datasets with the phenotype scaler fitted on train only.
+
+The ECG of an item is what screening gives for the same file (:mod:`cardionets.screen`): both cut
+and standardise crops of the same natively filtered record with the same spec
+(tests/data/test_preprocess_parity.py).
 """
 from __future__ import annotations
 
@@ -22,13 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
+from .. import dsp
 from ..errors import InputError
+from ..io.cmr import read_cmr
+from ..preprocess import DEFAULT_SPEC, PreprocessSpec
 from ..progress import beat
-from .ecg_cache import CROP_LEN, build_ecg_cache, crop_starts, standardize
+from .ecg_cache import ECGCache, build_ecg_cache, cache_key, file_stamp
 from .labels import disease_labels, negative_sample
 from .manifest import Manifest, load_manifest
 from .schema import DISEASES, PHENOTYPE_NAMES
@@ -42,7 +52,7 @@ class Cohort:
         self.manifest = source if isinstance(source, Manifest) else load_manifest(source)
         subj = self.manifest.subjects
         if reference not in subj.columns:
-            subj = subj.assign(**{reference: pd_max_date()})
+            subj = subj.assign(**{reference: pd.Timestamp.max})
         lab = disease_labels(subj, self.manifest.diagnoses, reference=reference)
         self.labels = lab[list(DISEASES)].to_numpy(dtype=np.float32)      # [n, len(DISEASES)]
         self.cm_subtype = lab["cm_subtype"].to_numpy(dtype=np.int64)       # [n]
@@ -93,8 +103,9 @@ class Cohort:
     def scaler(self, train_indices: np.ndarray) -> PhenotypeScaler:
         return PhenotypeScaler.fit(self.phenotypes[np.asarray(train_indices)])
 
-    def ecg_cache(self, progress: bool = False) -> np.ndarray:
-        return build_ecg_cache(self.root, self.manifest.subjects["ecg_path"].tolist(), progress=progress)
+    def ecg_cache(self, spec: PreprocessSpec = DEFAULT_SPEC, progress: bool = False) -> ECGCache:
+        """Every subject's ECG filtered as ``spec`` says (built once, see :mod:`.ecg_cache`)."""
+        return build_ecg_cache(self.root, self.manifest.subjects["ecg_path"].tolist(), spec, progress=progress)
 
     def datasets(self, kind: str = "paired", seed: int = 0, split: dict[str, np.ndarray] | None = None,
                  usable_for: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -111,43 +122,44 @@ class Cohort:
         return out
 
 
-def pd_max_date():
-    import pandas as pd
-
-    return pd.Timestamp.max
-
-
 class _CohortDataset(Dataset):
     """Shared machinery: indices into a cohort, standardised phenotypes, labels, ECG/CMR access."""
 
     uses_ecg = True
     uses_cmr = True
 
-    def __init__(self, cohort: Cohort | str | Path, indices=None, *, mode: str = "train", n_crops: int = 3,
-                 scaler: PhenotypeScaler | None = None, cmr_cache: bool = False, progress: bool = False):
+    def __init__(self, cohort: Cohort | str | Path, indices=None, *, mode: str = "train",
+                 spec: PreprocessSpec = DEFAULT_SPEC, n_crops: int | None = None, scaler: PhenotypeScaler | None = None,
+                 cmr_cache: bool = False, progress: bool = False):
+        """``spec``: how ECGs become model input; ``n_crops`` (optional) overrides its evaluation crops."""
         if mode not in ("train", "eval"):
             raise InputError(f"dataset mode must be 'train' or 'eval', got {mode!r}")
         self.cohort = cohort if isinstance(cohort, Cohort) else Cohort(cohort)
         self.indices = np.arange(len(self.cohort)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.mode = mode
-        self.n_crops = int(n_crops)
+        self.spec = spec if n_crops is None else spec.with_(n_crops=int(n_crops))
         self.scaler = scaler or self.cohort.scaler(self.indices)
         self._phen = self.scaler.transform(self.cohort.phenotypes)          # [n, 82]
-        self._ecg = self.cohort.ecg_cache(progress) if self.uses_ecg else None
+        self._ecg = self.cohort.ecg_cache(spec, progress) if self.uses_ecg else None
         self._cmr = _cmr_cache(self.cohort, progress) if (self.uses_cmr and cmr_cache) else None
 
     def __len__(self) -> int:
         return len(self.indices)
 
+    @property
+    def n_crops(self) -> int:
+        return self.spec.n_crops
+
     def _ecg_item(self, row: int) -> torch.Tensor:
-        full = np.asarray(self._ecg[row], dtype=np.float32)                 # [12, 2500]
-        n = full.shape[-1]
+        full = self._ecg[row]                                                # [12, n] filtered, n >= crop_len
+        L = self.spec.crop_len
         if self.mode == "train":
-            s = int(torch.randint(0, n - CROP_LEN + 1, (1,)).item())
-            return torch.from_numpy(standardize(full[:, s:s + CROP_LEN]))   # [12, 2250]
-        starts = crop_starts(n, self.n_crops)
-        crops = np.stack([full[:, s:s + CROP_LEN] for s in starts])         # [n_crops, 12, 2250]
-        return torch.from_numpy(standardize(crops))
+            s = int(torch.randint(0, full.shape[-1] - L + 1, (1,)).item())
+            return torch.from_numpy(dsp.standardize(full[:, s:s + L], self.spec))   # [12, L]
+        crops = dsp.standardize(dsp.crops(full, spec=self.spec), self.spec)  # [n_crops, 12, L]
+        if crops.shape[0] != self.n_crops:      # a record exactly one crop long: one crop, repeated as screening does
+            crops = np.repeat(crops, self.n_crops, axis=0)
+        return torch.from_numpy(crops)
 
     def _cmr_item(self, row: int) -> torch.Tensor:
         if self._cmr is not None:
@@ -182,8 +194,6 @@ class CMRDataset(_CohortDataset):
 
 
 def read_cohort_cmr(cohort: Cohort, row: int) -> np.ndarray:
-    from ..io.cmr import read_cmr
-
     p = cohort.manifest.resolve(cohort.manifest.subjects["cmr_path"].iloc[row])
     if p is None:
         raise InputError(f"subject {cohort.subject_ids[row]}: no cmr_path in the manifest")
@@ -192,21 +202,13 @@ def read_cohort_cmr(cohort: Cohort, row: int) -> np.ndarray:
 
 def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
     """float16 [N, 50, 96, 96] memory map of the normalised cines, built once per manifest."""
-    from .ecg_cache import cache_key
-
-    from .ecg_cache import _stamp
-
     paths = [str(p) for p in cohort.manifest.subjects["cmr_path"].tolist()]
-    npy = cohort.root / "cache" / f"cmr96_{cache_key(paths + [_stamp(cohort.root, p) for p in paths])}.npy"
+    npy = cohort.root / "cache" / f"cmr96_{cache_key(paths + [file_stamp(cohort.root, p) for p in paths])}.npy"
     if not npy.is_file():
         npy.parent.mkdir(parents=True, exist_ok=True)
         tmp = str(npy) + ".tmp.npy"
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(paths), 50, 96, 96))
-        it = range(len(paths))
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(it, desc="cmr cache", unit="cine")
+        it = tqdm(range(len(paths)), desc="cmr cache", unit="cine", disable=not progress)
         usable = cohort.usable("cmr")
         # One BLAS thread: each cine's resampling is a few 96 x 96 products, where a second OpenBLAS
         # thread only spins (measured 5x the CPU time of one thread, docs/demo.md).

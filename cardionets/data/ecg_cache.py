@@ -1,65 +1,80 @@
-"""Preprocessed-ECG cache: every record of a manifest resampled to 250 Hz and band-passed once
-(0.67-40 Hz, order-5 Butterworth, zero-phase), stored as one float32 .npy [N, 12, T250] beside an
-index, so training epochs only crop and standardise.
+"""Filtered-ECG cache: every record of a manifest resampled and band-passed once, as the
+preprocessing spec (:class:`cardionets.preprocess.PreprocessSpec`) says, so training epochs only
+crop and standardise.
 
-Filtering goes through :func:`cardionets.dsp.filter_record` (native) and reading through
-:func:`cardionets.io.read_ecg`; :func:`filter_reference` is the plain scipy version with the same
-semantics (resample_poly, sosfiltfilt), used when the native DSP is unavailable.
+Filtering is :func:`cardionets.dsp.filter_record` (the native pipeline screening runs) on the
+whole record, read by :func:`cardionets.io.read_ecg` in the standard lead order; missing samples
+(NaN) become 0 before filtering. Records keep their full length (a ragged store), so the crops a
+dataset cuts from the cache are the crops screening cuts from the file. A record shorter than one
+crop is edge-padded to ``crop_len`` here (screening flags it ``too_short`` instead).
+
+On disk, in ``<cohort>/cache/``: ``ecg_<key>.f32`` (float32 rows [12, n_i] one after another),
+``ecg_<key>.offsets.npy`` (int64 [N + 1], in samples per lead) and ``ecg_<key>.json`` (the spec and
+the first paths). The key hashes the spec, the cache format, the paths and each file's size and
+modification time: a changed filter or a regenerated cohort never reuses a stale cache.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+from tqdm import tqdm
 
+from .. import dsp
 from ..errors import InputError
+from ..io import read_ecg
+from ..preprocess import DEFAULT_SPEC, N_LEADS, PreprocessSpec
 
-FS = 250
-SECONDS = 10.0
-CROP_LEN = 2250
-
-
-def filter_reference(x: np.ndarray, fs: float) -> np.ndarray:
-    """[12, T] mV at fs -> [12, ceil(T*250/fs)] float32: resample_poly to 250 Hz, HP 0.67 then LP 40."""
-    from fractions import Fraction
-
-    from scipy.signal import butter, resample_poly, sosfiltfilt
-
-    x = np.asarray(x, dtype=np.float64)
-    if fs != FS:
-        fr = Fraction(FS / fs).limit_denominator(1000)
-        x = resample_poly(x, fr.numerator, fr.denominator, axis=-1)
-    x = sosfiltfilt(butter(5, 0.67, btype="highpass", fs=FS, output="sos"), x, axis=-1)
-    x = sosfiltfilt(butter(5, 40.0, btype="lowpass", fs=FS, output="sos"), x, axis=-1)
-    return x.astype(np.float32)
+CACHE_FORMAT = 2  # 1: dense [N, 12, 2500] .npy (no spec in the key); 2: ragged rows + offsets
 
 
-def filter_record(x: np.ndarray, fs: float) -> np.ndarray:
-    try:
-        from .. import dsp
+class ECGCache:
+    """Read-only filtered records: ``cache[i]`` -> float32 [12, n_i] (a memory map view; [12, 0]
+    for a row without an ECG); ``lengths`` [N]; ``spec`` the preprocessing spec they were filtered with."""
 
-        return np.asarray(dsp.filter_record(x, fs), dtype=np.float32)
-    except (ImportError, AttributeError):      # native DSP not built: same semantics in scipy
-        return filter_reference(x, fs)
+    def __init__(self, data: np.ndarray, offsets: np.ndarray, spec: PreprocessSpec):
+        self._data, self.offsets, self.spec = data, offsets, spec
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self._data[a * N_LEADS:b * N_LEADS].reshape(N_LEADS, b - a)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(len(self)))
+
+    def dense(self, length: int | None = None) -> np.ndarray:
+        """float32 [N, 12, length] (default: the longest record): each row's first ``length``
+        samples, NaN past its end."""
+        n = int(self.lengths.max(initial=0)) if length is None else int(length)
+        out = np.full((len(self), N_LEADS, n), np.nan, np.float32)
+        for i in range(len(self)):
+            row = self[i][:, :n]
+            out[i, :, :row.shape[1]] = row
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
 
 
 def read_standard_ecg(path: Path) -> tuple[np.ndarray, float]:
     """[12, T] mV in the standard lead order and the sampling rate."""
-    from ..io import read_ecg
-
     ecg = read_ecg(path).standard(missing="nan")
     return ecg.signal, ecg.fs
 
 
-def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
-    if x.shape[-1] >= n:
-        return x[..., :n]
-    return np.pad(x, ((0, 0), (0, n - x.shape[-1])), mode="edge")
-
-
-def _stamp(root: Path, rel: str) -> str:
+def file_stamp(root: Path, rel: str) -> str:
     """size and mtime of a file (and its WFDB .dat sibling), so a regenerated cohort in the same
     directory never reuses an old cache."""
     if not rel:
@@ -75,53 +90,58 @@ def _stamp(root: Path, rel: str) -> str:
     return ",".join(out)
 
 
-def cache_key(paths: list[str]) -> str:
-    return hashlib.sha1("\n".join(paths).encode()).hexdigest()[:16]
+def cache_key(parts: list[str]) -> str:
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def build_ecg_cache(root: Path, paths: list[str | None], cache_dir: Path | None = None,
-                    progress: bool = False) -> np.ndarray:
-    """Load (or build) the cache for these ECG paths (relative to root); returns a read-only
-    memory map float32 [N, 12, 2500]. Rows whose path is missing are NaN."""
+def _files(cache_dir: Path, key: str) -> tuple[Path, Path, Path]:
+    stem = cache_dir / f"ecg_{key}"
+    return Path(f"{stem}.f32"), Path(f"{stem}.offsets.npy"), Path(f"{stem}.json")
+
+
+def _open(data: Path, offsets: Path, spec: PreprocessSpec) -> ECGCache:
+    off = np.load(offsets)
+    n = int(off[-1]) * N_LEADS
+    arr = np.memmap(data, dtype=np.float32, mode="r", shape=(n,)) if n else np.zeros(0, np.float32)
+    return ECGCache(arr, off, spec)
+
+
+def build_ecg_cache(root: Path, paths: list[str | None], spec: PreprocessSpec = DEFAULT_SPEC,
+                    cache_dir: Path | None = None, progress: bool = False) -> ECGCache:
+    """Load (or build) the cache of these ECG paths (relative to root) filtered as ``spec`` says.
+    Rows whose path is missing (None / NaN / "") hold no samples."""
     root = Path(root)
     cache_dir = Path(cache_dir) if cache_dir else root / "cache"
-    keys = [str(p) if isinstance(p, (str, Path)) and str(p) else "" for p in paths]   # None / NaN: no ECG
-    key = cache_key(keys + [_stamp(root, k) for k in keys])     # paths + sizes/mtimes: stale-proof
-    npy = cache_dir / f"ecg250_{key}.npy"
-    if npy.is_file():
-        return np.load(npy, mmap_mode="r")
+    keys = [str(p) if isinstance(p, (str, Path)) and str(p) else "" for p in paths]
+    key = cache_key([f"format {CACHE_FORMAT}", f"spec {spec.key()}"] + keys + [file_stamp(root, k) for k in keys])
+    data, offsets, index = _files(cache_dir, key)
+    if data.is_file() and offsets.is_file():
+        return _open(data, offsets, spec)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    n_out = int(FS * SECONDS)
-    arr = np.lib.format.open_memmap(str(npy) + ".tmp.npy", mode="w+", dtype=np.float32, shape=(len(paths), 12, n_out))
-    it = range(len(paths))
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc="ecg cache", unit="record")
-    for i in it:
-        if not keys[i]:
-            arr[i] = np.nan
-            continue
-        p = Path(keys[i])
-        p = p if p.is_absolute() else root / p
-        if not p.exists():
-            raise InputError(f"{p}: ECG file listed in the manifest does not exist")
-        sig, fs = read_standard_ecg(p)
-        arr[i] = _fit_length(filter_record(np.nan_to_num(sig), fs), n_out)
-    arr.flush()
-    del arr
-    Path(str(npy) + ".tmp.npy").replace(npy)
-    (cache_dir / f"ecg250_{key}.json").write_text(json.dumps({"n": len(paths), "paths": keys[:5]}))
-    return np.load(npy, mmap_mode="r")
-
-
-def crop_starts(n: int, n_crops: int, crop_len: int = CROP_LEN) -> np.ndarray:
-    """Evaluation crops: round(linspace(0, n - crop_len, n_crops))."""
-    return np.round(np.linspace(0, n - crop_len, n_crops)).astype(np.int64)
+    tmp = Path(f"{data}.tmp.{os.getpid()}")
+    off = np.zeros(len(keys) + 1, np.int64)
+    with open(tmp, "wb") as fh:
+        for i in tqdm(range(len(keys)), desc="ecg cache", unit="record", disable=not progress):
+            n = 0
+            if keys[i]:
+                p = Path(keys[i])
+                p = p if p.is_absolute() else root / p
+                if not p.exists():
+                    raise InputError(f"{p}: ECG file listed in the manifest does not exist")
+                sig, fs = read_standard_ecg(p)
+                x = dsp.filter_record(np.nan_to_num(sig), fs, spec)          # [12, ceil(T * spec.fs / fs)]
+                if x.shape[1] < spec.crop_len:
+                    x = np.pad(x, ((0, 0), (0, spec.crop_len - x.shape[1])), mode="edge")
+                fh.write(np.ascontiguousarray(x, np.float32).tobytes())
+                n = x.shape[1]
+            off[i + 1] = off[i] + n
+    tmp.replace(data)
+    tmp_off = Path(f"{offsets}.tmp.{os.getpid()}")
+    with open(tmp_off, "wb") as fh:
+        np.save(fh, off)
+    tmp_off.replace(offsets)                      # last: a cache is complete once its offsets exist
+    index.write_text(json.dumps({"format": CACHE_FORMAT, "n": len(keys), "spec": spec.to_dict(), "paths": keys[:5]}))
+    return _open(data, offsets, spec)
 
 
-def standardize(x: np.ndarray) -> np.ndarray:
-    """(x - mean) / std over the last two axes (all leads of a crop together)."""
-    mean = x.mean(axis=(-2, -1), keepdims=True)
-    std = x.std(axis=(-2, -1), keepdims=True)
-    return ((x - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+__all__ = ["CACHE_FORMAT", "ECGCache", "build_ecg_cache", "cache_key", "file_stamp", "read_standard_ecg"]

@@ -35,7 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+from ..preprocess import STANDARD_LEADS
+from scipy.signal import butter, find_peaks, resample_poly, sosfiltfilt
+from fractions import Fraction
+from scipy.ndimage import uniform_filter1d
+
 _I, _II, _III, _AVR, _AVL, _AVF, _V1, _V2, _V3, _V4, _V5, _V6 = range(12)
 FS_WORK = 500.0
 
@@ -56,8 +60,8 @@ PROFILE_FEATURES: dict[str, tuple[str, str]] = {
     "qt_ms": ("ms", "QT interval (QRS onset to T end)"),
     "qtc_ms": ("ms", "QT corrected for rate (Bazett)"),
     "axis_deg": ("deg", "frontal QRS axis (net areas of I and aVF)"),
-    **{f"r_{ld.lower()}_mv": ("mV", f"R amplitude in {ld}") for ld in LEADS[6:]},
-    **{f"s_{ld.lower()}_mv": ("mV", f"S amplitude in {ld}") for ld in LEADS[6:]},
+    **{f"r_{ld.lower()}_mv": ("mV", f"R amplitude in {ld}") for ld in STANDARD_LEADS[6:]},
+    **{f"s_{ld.lower()}_mv": ("mV", f"S amplitude in {ld}") for ld in STANDARD_LEADS[6:]},
     "transition_lead": ("", "first precordial lead (1-6 = V1-V6) with R >= S; 7 if none"),
     "r_avl_mv": ("mV", "R amplitude in aVL"),
     "sokolow_mv": ("mV", "Sokolow-Lyon voltage: S(V1) + max(R(V5), R(V6))"),
@@ -95,8 +99,6 @@ class Delineation:
 
 
 def _sos(fs: float, lo: float | None, hi: float | None, order: int = 2):
-    from scipy.signal import butter
-
     if lo and hi:
         return butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
     if lo:
@@ -105,16 +107,10 @@ def _sos(fs: float, lo: float | None, hi: float | None, order: int = 2):
 
 
 def _filt(x: np.ndarray, fs: float, lo: float | None, hi: float | None, order: int = 2) -> np.ndarray:
-    from scipy.signal import sosfiltfilt
-
     return sosfiltfilt(_sos(fs, lo, hi, order), x, axis=-1)
 
 
 def _to_work_rate(x: np.ndarray, fs: float) -> np.ndarray:
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
     if abs(fs - FS_WORK) < 1e-6:
         return x
     fr = Fraction(FS_WORK / fs).limit_denominator(1000)
@@ -123,9 +119,6 @@ def _to_work_rate(x: np.ndarray, fs: float) -> np.ndarray:
 
 def r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
     """R-peak sample indices of a band-passed record [leads, T]."""
-    from scipy.ndimage import uniform_filter1d
-    from scipy.signal import find_peaks
-
     slope = np.abs(np.diff(x, axis=1)).sum(0)
     env = uniform_filter1d(slope, max(1, int(0.04 * fs)))
     top = np.percentile(env, 99)
@@ -192,8 +185,6 @@ def delineate(x: np.ndarray, fs: float) -> Delineation | None:
     dominant[np.flatnonzero(ok)[dom]] = True
     beat = np.median(beats[dom], axis=0)
     r = a
-    from scipy.ndimage import uniform_filter1d
-
     vel = uniform_filter1d(np.abs(np.diff(beat, axis=1, append=beat[:, -1:])).sum(0) * fs, int(0.008 * fs))
     w = int(0.12 * fs)
     vmax = vel[r - w:r + w].max()
@@ -278,7 +269,7 @@ def profile_record(x: np.ndarray, fs: float) -> dict[str, float]:
         out["qt_ms"] = 1000.0 * (d.t_end - d.on) / f
         out["qtc_ms"] = out["qt_ms"] / np.sqrt(d.rr_s)
     out["axis_deg"] = float(np.degrees(np.arctan2(q[_AVF].sum(), q[_I].sum())))
-    for k, ld in enumerate(LEADS[6:]):
+    for k, ld in enumerate(STANDARD_LEADS[6:]):
         out[f"r_{ld.lower()}_mv"] = float(r_amp[_V1 + k])
         out[f"s_{ld.lower()}_mv"] = float(s_amp[_V1 + k])
     trans = [k + 1 for k in range(6) if r_amp[_V1 + k] >= s_amp[_V1 + k]]
@@ -328,8 +319,8 @@ _NEEDS: dict[str, tuple[int, ...]] = {
     "axis_deg": (_I, _AVF), "transition_lead": tuple(range(_V1, _V6 + 1)), "r_avl_mv": (_AVL,),
     "sokolow_mv": (_V1, _V5, _V6), "cornell_mv": (_AVL, _V3), "qrs_ptp_sum_mv": tuple(range(12)),
     "t_ii_mv": (_II,), "t_v2_mv": (_V2,), "t_v5_mv": (_V5,), "t_qrs_v5": (_V5,), "p_amp_ii_mv": (_II,),
-    "pr_seg_ii_mv": (_II,), **{f"r_{ld.lower()}_mv": (_V1 + k,) for k, ld in enumerate(LEADS[6:])},
-    **{f"s_{ld.lower()}_mv": (_V1 + k,) for k, ld in enumerate(LEADS[6:])},
+    "pr_seg_ii_mv": (_II,), **{f"r_{ld.lower()}_mv": (_V1 + k,) for k, ld in enumerate(STANDARD_LEADS[6:])},
+    **{f"s_{ld.lower()}_mv": (_V1 + k,) for k, ld in enumerate(STANDARD_LEADS[6:])},
 }
 
 

@@ -7,12 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
 from ..errors import InputError
+from ..preprocess import STANDARD_LEADS
 from ..progress import beat
 from .synth.writer import cohort_info
+from ..fixtures import fixture_dir
+from ..io import read_ecg
+from ..io.cmr import inspect_cmr, read_cmr
+from ..profile.cine_features import intensity_histogram
+import pandas as pd
+from skimage.filters import threshold_multiotsu
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 REAL_ECG = "ecg/cinc2021/E07506.hea"          # 66-year-old woman, sinus rhythm (CinC 2021, Georgia)
 REAL_CINE = "cmr/sunnybrook_SCD0000101"        # Sunnybrook SC-HF-I-1, mid-ventricular short axis
 
@@ -20,8 +28,6 @@ REAL_CINE = "cmr/sunnybrook_SCD0000101"        # Sunnybrook SC-HF-I-1, mid-ventr
 def fixtures_or_none(fixtures: str | Path | None = None) -> Path | None:
     """The real-fixture directory (given, or :func:`cardionets.fixtures.fixture_dir`); None when a
     package installed without the source tree has none (the plots then show synthetic data only)."""
-    from ..fixtures import fixture_dir
-
     if fixtures is not None:
         p = Path(fixtures)
         if not (p / "ecg").is_dir():
@@ -36,8 +42,6 @@ def fixtures_or_none(fixtures: str | Path | None = None) -> Path | None:
 def _paper(ax, t_max: float, y_lo: float, y_hi: float) -> None:
     """ECG paper: 0.2 s / 0.5 mV major grid, 0.04 s / 0.1 mV minor grid (two LineCollections:
     tick-based grids cost seconds per figure)."""
-    from matplotlib.collections import LineCollection
-
     xs = np.arange(0, t_max + 1e-9, 0.04)
     ys = np.arange(np.ceil(y_lo * 10) / 10, y_hi + 1e-9, 0.1)
     x_major = np.isclose(np.round(xs / 0.04) % 5, 0)
@@ -54,18 +58,13 @@ def _paper(ax, t_max: float, y_lo: float, y_hi: float) -> None:
 
 def plot_ecg_grid(signal: np.ndarray, fs: float, title: str, path: Path, seconds: float = 2.5) -> Path:
     """Standard 3x4 layout (2.5 s per lead) plus a 10 s lead II rhythm strip."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(13, 7.5))
+    fig = Figure(figsize=(13, 7.5))
     layout = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
     n = int(seconds * fs)
     for r, row in enumerate(layout):
         for c, lead in enumerate(row):
             ax = fig.add_axes([0.02 + c * 0.24, 0.72 - r * 0.22, 0.24, 0.2])
-            k = LEADS.index(lead)
+            k = STANDARD_LEADS.index(lead)
             seg = signal[k, c * n:(c + 1) * n]
             seg = seg - np.median(signal[k])
             _paper(ax, seconds, -1.5, 1.5)
@@ -79,25 +78,18 @@ def plot_ecg_grid(signal: np.ndarray, fs: float, title: str, path: Path, seconds
     ax.text(0.05, 1.2, "II", fontsize=9)
     fig.suptitle(title, fontsize=10, y=0.985)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def _read_wfdb(path: Path) -> tuple[np.ndarray, float]:
-    from ..io import read_ecg
-
     ecg = read_ecg(path).standard(missing="nan")
     return ecg.signal, ecg.fs
 
 
 def plot_cines(rows: list[tuple[str, np.ndarray, int]], path: Path) -> Path:
     """rows of (title, cine [t, H, W], ES frame): ED, ES and |ED-ES| difference per row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.5 * len(rows)))
+    fig = Figure(figsize=(7.5, 2.5 * len(rows)))
+    axes = fig.subplots(len(rows), 3)
     axes = np.atleast_2d(axes)
     for (title, cine, es), ax in zip(rows, axes):
         ax[0].imshow(cine[0], cmap="gray")
@@ -110,7 +102,6 @@ def plot_cines(rows: list[tuple[str, np.ndarray, int]], path: Path) -> Path:
             a.set_yticks([])
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
@@ -141,10 +132,6 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: st
     """PNGs beside the real fixtures: ECG grids of a healthy subject and a few diseased ones, the
     real CinC record's grid, one cine figure (ED, ES, |ED - ES|) of a healthy subject, a DCM, an HCM
     and the highest LV mass above the real Sunnybrook cine, and ``real_vs_synthetic.png``."""
-    import pandas as pd
-
-    from ..io.cmr import inspect_cmr, read_cmr
-
     cohort_dir, out_dir = Path(cohort_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     subj = pd.read_parquet(cohort_dir / "subjects.parquet")
@@ -196,7 +183,7 @@ def _strip(ax, sig: np.ndarray, fs: float, leads: tuple[str, ...], seconds: floa
     gap = 2.0
     _paper(ax, seconds, -gap * len(leads) + 0.8, 1.2)
     for k, lead in enumerate(leads):
-        x = sig[LEADS.index(lead), :n]
+        x = sig[STANDARD_LEADS.index(lead), :n]
         x = x - np.median(x)
         ax.plot(np.arange(len(x)) / fs, x - gap * k, color="k", lw=0.6)
         ax.text(0.04, 0.6 - gap * k, lead, fontsize=7)
@@ -209,16 +196,6 @@ def plot_real_vs_synthetic(cohort_dir: str | Path, path: Path, fixtures: str | P
     similar age and sex; cine frames (synthetic 4-chamber ED / ES, real Sunnybrook short axis ED /
     ES: the only real cine fixture, a different view); their three-class (Otsu) tissue maps; and the
     intensity densities of the normalised cines (``n_hist`` synthetic cines vs the real one)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    from skimage.filters import threshold_multiotsu
-
-    from ..io.cmr import inspect_cmr, read_cmr
-    from ..profile.cine_features import intensity_histogram
-
     cohort_dir = Path(cohort_dir)
     subj = pd.read_parquet(cohort_dir / "subjects.parquet")
     truth = pd.read_parquet(cohort_dir / "truth.parquet") if (cohort_dir / "truth.parquet").is_file() else None
@@ -227,7 +204,7 @@ def plot_real_vs_synthetic(cohort_dir: str | Path, path: Path, fixtures: str | P
     cand = fem if len(fem) else cand
     row = cand.iloc[int(np.argmin(np.abs(cand.age.to_numpy() - 66.0)))]
     fx = fixtures_or_none(fixtures)
-    fig = plt.figure(figsize=(12, 9.6))
+    fig = Figure(figsize=(12, 9.6))
     # --- ECG strips -------------------------------------------------------------------------------
     sig, fs = _read_wfdb(cohort_dir / row.ecg_path)
     ax = fig.add_axes([0.03, 0.62, 0.45, 0.34])
@@ -268,5 +245,4 @@ def plot_real_vs_synthetic(cohort_dir: str | Path, path: Path, fixtures: str | P
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7)
     fig.savefig(path, dpi=72)
-    plt.close(fig)
     return path

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from sklearn.model_selection import StratifiedGroupKFold
+import warnings
 
 
 def strata_from_labels(labels: np.ndarray) -> np.ndarray:
@@ -27,16 +29,12 @@ def strata_from_labels(labels: np.ndarray) -> np.ndarray:
 
 def grouped_kfold(strata: np.ndarray, groups, k: int = 5, seed: int = 0) -> list[np.ndarray]:
     """k folds of row indices: no group spans two folds; strata balanced across folds."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     strata = np.asarray(strata)
     groups = np.asarray(groups)
     if len(np.unique(groups)) < k:
         raise InputError(f"cannot make {k} folds from {len(np.unique(groups))} subjects")
     # StratifiedGroupKFold needs each class in >= 1 group per fold to balance; rare classes are
     # fine (it warns); silence the warning, the split is still grouped and deterministic.
-    import warnings
-
     skf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -68,8 +66,6 @@ class PhenotypeScaler:
     def fit(cls, x: np.ndarray) -> "PhenotypeScaler":
         x = np.asarray(x, dtype=np.float64)
         with np.errstate(all="ignore"):
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean = np.nanmean(x, axis=0)

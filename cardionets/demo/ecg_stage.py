@@ -18,6 +18,7 @@ from .. import dsp, dsp_reference
 from ..errors import CardioNetsError
 from ..fixtures import fixture_dir
 from ..io import read_ecg
+from ..preprocess import DEFAULT_SPEC
 from ..screen import screen
 from .context import DemoContext, StageResult
 
@@ -35,8 +36,10 @@ def _figure(raw: np.ndarray, fs: float, crop: np.ndarray, path: Path, title: str
     t = np.arange(raw.shape[1]) / fs
     axes[0].plot(t, raw[1], lw=0.7, color="tab:blue")
     axes[0].set(title=f"{title}: lead II as read ({fs:g} Hz, mV)", xlabel="s", ylabel="mV")
-    axes[1].plot(np.arange(crop.shape[1]) / dsp.FS_OUT, crop[1], lw=0.7, color="tab:red")
-    axes[1].set(title="the model's input: resampled, band-pass filtered, 9 s crop, standardised", xlabel="s",
+    axes[1].plot(np.arange(crop.shape[1]) / DEFAULT_SPEC.fs, crop[1], lw=0.7, color="tab:red")
+    axes[1].set(title=f"the model's input: {DEFAULT_SPEC.fs:g} Hz, band-pass {DEFAULT_SPEC.highpass_hz:g}-"
+                      f"{DEFAULT_SPEC.lowpass_hz:g} Hz, first {DEFAULT_SPEC.crop_len / DEFAULT_SPEC.fs:g} s crop, "
+                      "standardised", xlabel="s",
                 ylabel="z")
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import InputError
 from .spec import PRECISIONS, parse_device_spec
+from ..sysinfo import cpu_model
 
 
 def _local_rank() -> int | None:
@@ -193,8 +194,6 @@ class DevicePolicy:
             out.update(device_name=props.name, capability=f"{props.major}.{props.minor}",
                        memory_gib=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda)
         else:
-            from ..sysinfo import cpu_model
-
             out.update(device_name=cpu_model() if self.device.type == "cpu" else self.device.type,
                        torch_threads=torch.get_num_threads())
         return out

@@ -29,6 +29,11 @@ from . import plots
 from .report_template import PAGE
 from .results import Results
 from .statistics import SECTIONS, compute_statistics
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import roc_curve
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 __all__ = ["build_report", "ReportFiles"]
 
@@ -166,9 +171,6 @@ def _screening(st: dict, res: Results) -> str:
 
 
 def _roc_and_calibration(st: dict, res: Results, figs: _Figures, colors) -> tuple[str, str]:
-    from sklearn.calibration import calibration_curve
-    from sklearn.metrics import roc_curve
-
     roc, cal, cal_notes = {}, {}, []
     for t, d in res.screening.items():
         roc[t], cal[t] = {}, {}
@@ -326,10 +328,6 @@ def _similarity(st: dict, res: Results, figs: _Figures) -> str:
 
 
 def _tsne(res: Results, figs: _Figures, seed: int, tsne_max: int) -> str:
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
-
     pts = {}
     rng = np.random.default_rng(seed)
     for m in res.ordered(res.embeddings):

@@ -19,6 +19,7 @@ from .intervals import bootstrap_auc
 from .kfold import kfold_auc
 from .regression import phenotype_metrics
 from .results import PhenotypePredictions, Results, ScorePredictions
+from sklearn.metrics import average_precision_score
 
 __all__ = ["compute_statistics", "jsonable", "SECTIONS"]
 
@@ -90,8 +91,6 @@ def _binary_block(preds: dict[str, ScorePredictions], ref: str, n_boot: int, n_p
 
 def _auc_block(preds: dict[str, ScorePredictions], ref: str, n_boot: int, seed: int) -> dict:
     """AUC (CI), AP and DeLong vs the reference: the light version used for ratios."""
-    from sklearn.metrics import average_precision_score
-
     out = {}
     for k, (m, p) in enumerate(preds.items()):
         out[m] = {"n": int(p.y_true.size), "n_positive": int(p.y_true.sum()),

@@ -27,14 +27,21 @@ import torch
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
+from ..run_record import read_run, read_run_info
+from ..api import _find_runs, _load_predictor
+from ..data import CMRDataset, Cohort, ECGDataset
+from ..models import probabilities
+from ..train.data import collate
+from ..data.schema import DISEASES, PHENOTYPE_NAMES
+from ..eval.report import build_report
+from ..eval.results import PhenotypePredictions, Results, ScorePredictions
+from tqdm import tqdm
 
 
 def _finetune_runs(path: Path) -> list[tuple[Path, dict]]:
-    from ..api import _find_runs
-
     runs = []
     for run in _find_runs(path):
-        info = json.loads((run / "config.json").read_text())
+        info = read_run_info(run)
         if info.get("config", {}).get("stage") == "finetune" and (run / "model.safetensors").is_file():
             runs.append((run, info))
     if not runs:
@@ -47,22 +54,14 @@ def predict_rows(run: Path, info: dict, cohort, rows: np.ndarray, batch_size: in
                  progress: bool = False, device: str | torch.device = "auto") -> np.ndarray:
     """Model outputs for cohort ``rows`` (computed on ``device``): probabilities (classification,
     averaged over crops like the fine-tuning evaluation) or phenotypes in physical units (regression)."""
-    from ..api import _load_predictor
-    from ..data import CMRDataset, ECGDataset
-    from ..models import probabilities
-    from ..train.data import collate
-
     policy = DevicePolicy.create(device, "fp32")
     pred = policy.module(_load_predictor(run)[0])
     kind, modality = info["head_kind"], info["modality"]
-    n_crops = int(info.get("config", {}).get("eval_crops", 3))
     cls = ECGDataset if modality == "ecg" else CMRDataset
-    ds = cls(cohort, rows, mode="eval", n_crops=n_crops)
+    ds = cls(cohort, rows, mode="eval", spec=read_run(run).preprocess)
     loader = DevicePrefetcher(torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate,
                                                           **policy.loader_kwargs(0)), policy)
     if progress:
-        from tqdm import tqdm
-
         loader = tqdm(loader, desc=f"evaluate {run.name}", unit="batch")
     outs = []
     for batch in loader:
@@ -102,11 +101,6 @@ def evaluate_external(model: str | Path, cohort_dir: str | Path, out: str | Path
                       echo: Callable[[str], None] = print) -> dict:
     """Score every fine-tuning run under ``model`` on ``cohort_dir`` (the models run on ``device``);
     report into ``out``."""
-    from ..data import Cohort
-    from ..data.schema import DISEASES, PHENOTYPE_NAMES
-    from ..eval.report import build_report
-    from ..eval.results import PhenotypePredictions, Results, ScorePredictions
-
     t0 = time.perf_counter()
     model, cohort_dir, out = Path(model), Path(cohort_dir), Path(out)
     if not model.exists():

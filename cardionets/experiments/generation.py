@@ -7,16 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..eval.results import Generation
+from ..generate.evaluate import image_metrics
+from ..generate.pipeline import CineGenerator, GenerationSettings
+from ..generate.report import collect_split
+from ..generate.writers import write_strip
 
 
 def generation_results(generator_dir: str | Path, test_ds, out_dir: str | Path, *, n: int = 16, n_strips: int = 3,
                        seed: int = 0, steps: int = 16, sampling_steps: int | None = None,
                        device: str = "auto") -> Generation:
-    from ..generate.evaluate import image_metrics
-    from ..generate.pipeline import CineGenerator, GenerationSettings
-    from ..generate.report import collect_split
-    from ..generate.writers import write_strip
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gen = CineGenerator.from_runs(generator_dir, device=device)

@@ -21,9 +21,20 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..data import PHENOTYPE_NAMES, Cohort, negative_sample
 from ..errors import CardioNetsError, InputError
+from ..eval.report import build_report
+from ..eval.results import EmbeddingSet, PhenotypePredictions, Results, ScorePredictions, SimilarityMaps
+from ..preprocess import PreprocessSpec
+from ..train.config import load_config
+from ..train.data import Subset
+from ..train.pipeline import run_pipeline
 from .finetune_run import is_done, run_finetune
+from .generation import generation_results
 from .grid import DISEASES, Grid, grid_for
+from .similarity import similarity_maps
+from tqdm import tqdm
+from dataclasses import replace
 
 PRETRAIN_RUNS = ("pretrain_cmr", "pretrain_ecg", "align")
 
@@ -96,11 +107,9 @@ def kfold_split(folds: list[np.ndarray], i: int) -> dict[str, np.ndarray]:
 class _Data:
     """Cohort datasets, built on first use (ECG, CMR, paired), all on the same split."""
 
-    def __init__(self, cohort_dir: Path, seed: int, eval_crops: int):
-        from ..data import Cohort
-
+    def __init__(self, cohort_dir: Path, seed: int, spec: PreprocessSpec):
         self.cohort = Cohort(cohort_dir)
-        self.seed, self.eval_crops = seed, eval_crops
+        self.seed, self.spec = seed, spec
         self._ds: dict[str, dict] = {}
         self._folds: dict[int, list[np.ndarray]] = {}
 
@@ -109,7 +118,7 @@ class _Data:
         (subject-grouped, stratified folds of the whole cohort; :func:`kfold_split`)."""
         key = modality if fold is None else f"{modality}:fold{fold[1]}of{fold[0]}"
         if key not in self._ds:
-            kw: dict[str, Any] = {"n_crops": self.eval_crops}
+            kw: dict[str, Any] = {"spec": self.spec}
             if modality in ("cmr", "paired"):
                 kw["cmr_cache"] = True
             if fold is not None:
@@ -125,9 +134,6 @@ class _Data:
         sets = (ds["train"], ds["val"], ds["test"])
         if ratio is None:
             return sets
-        from ..data import negative_sample
-        from ..train.data import Subset
-
         j = list(DISEASES).index(disease)
         out = []
         for k, s in enumerate(sets):  # every split sampled at the ratio (seeded per split)
@@ -148,8 +154,6 @@ def _score(pred: dict, split: str, col: int | None) -> tuple[np.ndarray, np.ndar
 
 
 def _screen_preds(pred: dict, col: int | None):
-    from ..eval.results import ScorePredictions
-
     yt, ys = _score(pred, "test", col)
     vt, vs = _score(pred, "val", col)
     if len(np.unique(vt)) < (2 if ys.ndim == 1 else 1):  # Youden needs both classes; else the 0.5 rule (noted)
@@ -164,11 +168,6 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
     """Run (or resume) the comparison; returns {"report": html path, "results_json", "seconds", "not_run"}.
     ``device`` (auto | cpu | cuda[:N]) runs every training, the similarity maps and the generator there
     (a ``device`` override in ``grid.overrides`` wins for the training runs)."""
-    from ..eval.report import build_report
-    from ..eval.results import EmbeddingSet, PhenotypePredictions, Results
-    from ..train.config import load_config
-    from ..train.pipeline import run_pipeline
-
     t_start = time.perf_counter()
     grid = (grid or grid_for(preset)).validate()
     cohort_dir, out = Path(cohort_dir), Path(out)
@@ -208,7 +207,7 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
         return load_config("finetune", grid.size, overrides=over)
 
     base_cfg = load_config("finetune", grid.size, overrides={**overrides.get("all", {}), **overrides.get("finetune", {})})
-    data = _Data(cohort_dir, base_cfg.seed, base_cfg.eval_crops)
+    data = _Data(cohort_dir, base_cfg.seed, base_cfg.preprocess)
     res = Results(models=list(grid.models), meta={"preset": preset, "cohort": str(cohort_dir), "seed": seed,
                                                   "model size": grid.size, "screening": grid.screening})
     res.reference = next((m for m in ("cardionets", "ssl", "scratch") if m in grid.models), res.reference)
@@ -218,8 +217,6 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
     seen: dict[str, dict] = {}
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(jobs), desc="reproduce: fine-tuning runs", unit="run")
     for job in jobs:
         label = f"{job.kind}:{job.task}:{job.init}" + (f":{job.key}" if job.key is not None else "")
@@ -255,8 +252,6 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
         sim_file = out / "similarity.npz"
         try:
             if sim_file.is_file():
-                from ..eval.results import SimilarityMaps
-
                 with np.load(sim_file) as z:
                     res.similarity = {m: SimilarityMaps(z[f"{m}_sim"], z["frames"]) for m in sim_models if f"{m}_sim" in z}
             else:
@@ -268,8 +263,6 @@ def reproduce(cohort_dir: str | Path, out: str | Path, preset: str = "tiny", *, 
             not_run["similarity"] = str(exc)
     timings["similarity"] = time.perf_counter() - t0
     if generator is not None:
-        from .generation import generation_results
-
         t0 = time.perf_counter()
         res.generation = generation_results(generator, data.get("paired")["test"], out / "generation", seed=seed,
                                             device=device)
@@ -297,10 +290,6 @@ def restrict_to_cohort(grid: Grid, cohort_dir: Path) -> tuple[Grid, tuple[str, .
     """The grid, pretraining runs and "not run" reasons for what the cohort holds: without cines
     (ECG-only cohorts such as MIMIC-IV-ECG) no CMR pretraining, alignment, cardionets / cmr_ref
     models or similarity maps; without phenotype values no phenotype runs or phen_sup model."""
-    from dataclasses import replace
-
-    from ..data import Cohort
-
     c = Cohort(cohort_dir)
     has_cmr, has_phen = bool(c.usable("cmr").any()), bool(np.isfinite(c.phenotypes).any())
     drop, why = set(), {}
@@ -350,8 +339,6 @@ def _finish_kfold(res, grid: Grid, not_run: dict[str, str]) -> None:
 
 def _collect(res, job: Job, pred: dict, grid: Grid, data: _Data, EmbeddingSet, PhenotypePredictions) -> None:
     """Put one run's predictions where the Results schema wants them."""
-    from ..data import PHENOTYPE_NAMES
-
     if job.kind == "phenotypes" or (job.kind == "fraction" and job.task == "phenotypes"):
         scaler = data.get("ecg")["scaler"]
         pp = PhenotypePredictions(scaler.inverse(pred["test_target"]), scaler.inverse(pred["test_pred"]),
@@ -389,16 +376,12 @@ def _collect(res, job: Job, pred: dict, grid: Grid, data: _Data, EmbeddingSet, P
         folds = res.kfold.setdefault(grid.main_disease, {}).setdefault(job.init, [None] * k)
         folds[i] = _screen_preds(pred, None)
     elif job.kind == "subtypes":
-        from ..eval.results import ScorePredictions
-
         res.subtypes[job.init] = ScorePredictions(
             y_true=pred["test_target"].reshape(-1).astype(np.int64), y_score=pred["test_pred"],
             val_true=pred["val_target"].reshape(-1).astype(np.int64), val_score=pred["val_pred"])
 
 
 def _similarity(runs: Path, paired: dict, grid: Grid, seed: int, models, device: str) -> dict:
-    from .similarity import similarity_maps
-
     return similarity_maps({r: runs / r for r in PRETRAIN_RUNS}, paired["train"], paired["test"], size=grid.size,
                            n=grid.similarity_n, probe_n=grid.probe_n, seed=seed, models=tuple(models), device=device)
 

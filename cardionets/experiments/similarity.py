@@ -20,6 +20,10 @@ from ..device.policy import DevicePolicy
 from ..eval.results import SimilarityMaps
 from ..models import CMREncoder, CMREncoderConfig, ECGEncoder, ProjectionHead, ecg_config
 from ..train.checkpoint import load_run, sub_state
+from ..eval.interpret import patch_similarity
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 
 @torch.no_grad()
@@ -62,10 +66,6 @@ def similarity_maps(runs: dict[str, Path], train_ds, test_ds, *, size: str, n: i
     """``runs``: pretrain_cmr, pretrain_ecg, align run directories; ``train_ds`` / ``test_ds``: paired
     datasets (ECG crops and cines). The encoders run on ``device``; the probes and maps on the host."""
     policy = DevicePolicy.create(device, "fp32")
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     state, info = load_run(runs["pretrain_cmr"])
     cmr = CMREncoder(CMREncoderConfig(**{k: tuple(v) if isinstance(v, list) else v
                                          for k, v in info["cmr_encoder"].items()}))
@@ -76,8 +76,6 @@ def similarity_maps(runs: dict[str, Path], train_ds, test_ds, *, size: str, n: i
     test_tok, frames = _cmr_tokens(cmr, test_ds, n, policy)
     train_cls = None
     out: dict[str, SimilarityMaps] = {}
-    from ..eval.interpret import patch_similarity
-
     for model in models:
         if model == "cardionets":
             a_state, _ = load_run(runs["align"])

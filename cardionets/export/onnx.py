@@ -2,7 +2,9 @@
 
 Graph contract (what TensorRT and ONNX Runtime rely on):
 
-* input  ``ecg``            float32 [batch, n_crops, 12, 2250]  -- only ``batch`` is dynamic
+* input  ``ecg``            float32 [batch, n_crops, 12, crop_len]  -- only ``batch`` is dynamic; n_crops
+  and crop_len are the model's preprocessing spec, written into the sidecar ``<path>.json``
+  (``preprocess``) with the output names and the model version
 * output ``phenotypes``     float32 [batch, P]  (physical units, mean over crops)
 * output ``probabilities``  float32 [batch, D]  (disease probabilities, mean over crops)
 * opset :data:`OPSET` (17: the first with a native ``LayerNormalization``; TensorRT >= 8.6 parses
@@ -17,62 +19,31 @@ otherwise; the session's ``get_providers()`` says which were enabled.
 from __future__ import annotations
 
 import json
-import os
-from contextlib import contextmanager
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from ..errors import BackendUnavailable
+from ..optional import require
+from ..preprocess import PreprocessSpec
+from .reference import example_input, export_spec, reference_attention, reference_outputs
 
 OPSET = 17
 INPUT, OUTPUTS = "ecg", ("phenotypes", "probabilities")
 
 
-def _require(module: str, extra: str = "export") -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise BackendUnavailable(f"{module} is not installed: pip install 'cardionets[{extra}]' "
-                                 f"(or pip install {module})") from exc
-
-
-@contextmanager
-def reference_attention():
-    """Route attention through its plain reference (traceable, exportable) while exporting."""
-    key = "CARDIONETS_BACKEND_ATTENTION"
-    old = os.environ.get(key)
-    os.environ[key] = "reference"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
-
-
-def example_input(batch: int = 2, n_crops: int = 3, seed: int = 0):
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, n_crops, 12, 2250, generator=g)
-
-
-def export_onnx(model: Any, path: str | Path, *, n_crops: int = 3, opset: int = OPSET) -> Path:
+def export_onnx(model: Any, path: str | Path, *, spec: PreprocessSpec | None = None, n_crops: int | None = None,
+                opset: int = OPSET) -> Path:
     """Write ``model`` (a :class:`cardionets.screen.ScreenModel`) as ONNX with a dynamic batch axis,
-    plus ``<path>.json`` with the output names and the model version."""
-    import torch
-
-    _require("onnx")
+    plus ``<path>.json`` with the output names, the model version and the preprocessing spec
+    (``spec``, default the model's; ``n_crops`` overrides its crops) the input is made with."""
+    require("onnx", "ONNX export")
+    spec = export_spec(model, spec, n_crops)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    x = example_input(2, n_crops)
-    import warnings
-
+    x = example_input(2, spec)
     with reference_attention(), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks traced as constants: intended
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is chosen on purpose (see top)
@@ -80,14 +51,14 @@ def export_onnx(model: Any, path: str | Path, *, n_crops: int = 3, opset: int = 
                           dynamic_axes={INPUT: {0: "batch"}, OUTPUTS[0]: {0: "batch"}, OUTPUTS[1]: {0: "batch"}},
                           opset_version=opset, do_constant_folding=True, dynamo=False)
     _static_output_widths(path, [len(model.phenotype_names), len(model.disease_names)])
-    meta = dict(model.meta(), n_crops=n_crops, opset=opset, input=INPUT, outputs=list(OUTPUTS))
+    meta = dict(model.meta(), preprocess=spec.to_dict(), opset=opset, input=INPUT, outputs=list(OUTPUTS))
     Path(str(path) + ".json").write_text(json.dumps(meta, indent=1))
     return path
 
 
 def _static_output_widths(path: Path, widths: list[int]) -> None:
     """Pin the output widths (the tracer leaves them symbolic): only the batch axis stays dynamic."""
-    onnx = _require("onnx")
+    onnx = require("onnx", "ONNX export")
     m = onnx.load(str(path))
     for out, w in zip(m.graph.output, widths):
         d = out.type.tensor_type.shape.dim[1]
@@ -125,7 +96,7 @@ def ort_providers(device: Any, available: list[str], cache_dir: str | Path | Non
 
 def ort_session(path: str | Path, threads: int | None = None, device: Any = None) -> Any:
     """An ONNX Runtime session for ``path`` with the providers of ``device`` (default: CPU)."""
-    ort = _require("onnxruntime")
+    ort = require("onnxruntime", "running an ONNX model")
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)
@@ -136,9 +107,7 @@ def ort_session(path: str | Path, threads: int | None = None, device: Any = None
 
 
 def verify_onnx(model: Any, path: str | Path, x: np.ndarray) -> float:
-    """Max abs difference between ONNX Runtime and eager PyTorch fp32 on ``x`` [B, K, 12, 2250]."""
-    from ..screen.model import reference_outputs
-
+    """Max abs difference between ONNX Runtime and eager PyTorch fp32 on ``x`` [B, K, 12, crop_len]."""
     sess = ort_session(path)
     got = sess.run(list(OUTPUTS), {INPUT: np.ascontiguousarray(x, np.float32)})
     ref = reference_outputs(model, x)
@@ -147,7 +116,7 @@ def verify_onnx(model: Any, path: str | Path, x: np.ndarray) -> float:
 
 def graph_ops(path: str | Path) -> set[str]:
     """Operator types used by the ONNX graph (including nested subgraphs)."""
-    onnx = _require("onnx")
+    onnx = require("onnx", "ONNX export")
     ops: set[str] = set()
 
     def walk(g):
@@ -162,7 +131,7 @@ def graph_ops(path: str | Path) -> set[str]:
 
 def io_shapes(path: str | Path) -> dict[str, list]:
     """{tensor name: [dim value or symbolic name]} of the graph inputs and outputs."""
-    onnx = _require("onnx")
+    onnx = require("onnx", "ONNX export")
     g = onnx.load(str(path), load_external_data=False).graph
     out = {}
     for v in list(g.input) + list(g.output):

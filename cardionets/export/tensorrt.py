@@ -18,6 +18,9 @@ from pathlib import Path
 import torch
 
 from ..errors import BackendUnavailable, CardioNetsError
+from ..optional import require
+from .onnx import graph_ops, io_shapes
+from .trt_runtime import TensorRTRunner
 
 # ONNX operators the TensorRT 8.6 / 10.x ONNX parser implements (onnx-tensorrt docs/operators.md),
 # restricted to the ones a ViT-style graph can contain. The exported graph must stay within it.
@@ -32,8 +35,6 @@ TENSORRT_OPS = frozenset({
 
 def check_onnx_for_tensorrt(path: str | Path) -> dict:
     """Raise CardioNetsError if the graph uses an unsupported op or a dynamic non-batch dimension."""
-    from .onnx import graph_ops, io_shapes
-
     ops = graph_ops(path)
     bad = sorted(ops - TENSORRT_OPS)
     if bad:
@@ -49,11 +50,7 @@ def check_onnx_for_tensorrt(path: str | Path) -> dict:
 def _import_tensorrt(device: torch.device | None = None):
     """The tensorrt module, or BackendUnavailable naming what is missing (the package, a GPU, or a CUDA
     ``device``)."""
-    try:
-        import tensorrt as trt  # optional GPU dependency
-    except ImportError as exc:
-        raise BackendUnavailable("TensorRT is not installed: pip install 'cardionets[gpu]' on a machine with an "
-                                 "NVIDIA GPU and CUDA (the engine is built for that GPU)") from exc
+    trt = require("tensorrt", "a TensorRT engine")
     if not torch.cuda.is_available():
         raise BackendUnavailable("TensorRT needs a CUDA GPU; none is visible to this process")
     if device is not None and device.type != "cuda":
@@ -107,8 +104,6 @@ def build_engine(onnx_path: str | Path, out: str | Path, *, fp16: bool = True, m
 
 def load_engine(path: str | Path, device: torch.device):
     """A :class:`~cardionets.export.trt_runtime.TensorRTRunner` for a serialised engine on ``device``."""
-    from .trt_runtime import TensorRTRunner
-
     return TensorRTRunner(path, device, _import_tensorrt(device))
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from .detect import detect_format
 from .ecg import ECG, read_ecg
-from .leads import STANDARD_LEADS, canonical_lead, to_standard_order
+from ..preprocess import STANDARD_LEADS
+from .leads import canonical_lead, to_standard_order
 
 
 def read_cmr(path: Any, *args: Any, **kwargs: Any) -> Any:

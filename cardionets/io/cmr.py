@@ -47,6 +47,7 @@ from .cmr_formats import (Cine, check_voxels, is_nifti, load_dicom_files, load_d
                           pydicom_module, slice_position)
 from .cmr_geometry import GridTransform, canonical_transform, check_view, direction_name
 from .cmr_localise import locate_heart, motion_centre
+from scipy.ndimage import distance_transform_edt, gaussian_filter1d
 
 FRAMES = 50
 SIZE = 96
@@ -142,8 +143,6 @@ def repair_nonfinite(frames: np.ndarray, source: Any) -> tuple[np.ndarray, int]:
     if holes.all():
         raise InputError(f"{source}: no finite pixel")
     if holes.any():
-        from scipy.ndimage import distance_transform_edt
-
         idx = distance_transform_edt(holes, return_distances=False, return_indices=True)
         mean = mean[tuple(idx)]
     x[bad] = np.broadcast_to(mean, x.shape)[bad]
@@ -187,8 +186,6 @@ def sample_window(frames: np.ndarray, spacing: tuple[float, float], edges: tuple
     """[t, H, W] -> [t, size, size]: bilinear samples on a size x size grid of ``target`` mm pixels
     whose top-left edge is at ``edges`` (row, col; continuous pixel coordinates, pixel k spans
     k-0.5..k+0.5). Outside the image: ``fill``. Anti-aliased when the source is finer than target."""
-    from scipy.ndimage import gaussian_filter1d
-
     t, h, w = frames.shape
     step = (target / spacing[0], target / spacing[1])
     er, ec = edges[0] + 0.5, edges[1] + 0.5                     # first sampled pixel when step is 1

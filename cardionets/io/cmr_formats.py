@@ -16,6 +16,8 @@ import numpy as np
 
 from ..errors import InputError
 from .cmr_geometry import axes_from_affine, axes_from_iop
+from .cmr_zip import (ZipSeries, choose_series, open_checked, pydicom_module, read_member, scan_series,
+                      series_listing)
 
 MAX_SIDE = 4096                      # rows or columns of one frame
 MAX_FRAMES = 1024                    # cardiac phases of one slice
@@ -38,15 +40,6 @@ class Cine:
     description: str | None = None
     n_slices: int = 1
     slice_chosen: bool = False
-
-
-def pydicom_module():
-    """pydicom, with value validation on reading off: anonymised cines are full of UIDs and
-    strings that break the letter of the standard, and each would log a warning per file."""
-    import pydicom
-
-    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
-    return pydicom
 
 
 def check_voxels(source: Path | str, what: str, *dims: int) -> None:
@@ -264,8 +257,6 @@ def load_dicom_files(files: list[Path], slice_location: float | None, source: Pa
     """A series from DICOM files (one frame each); several series in the files: the 4-chamber one."""
     pydicom = pydicom_module()
 
-    from .cmr_zip import ZipSeries, choose_series
-
     if len(files) > MAX_SERIES_FILES:
         raise InputError(f"{source}: {len(files)} files, more than the limit of {MAX_SERIES_FILES} (MAX_SERIES_FILES)")
     series: dict[str, ZipSeries] = {}
@@ -302,8 +293,6 @@ def load_dicom_files(files: list[Path], slice_location: float | None, source: Pa
 def load_dicom_zip(p: Path, slice_location: float | None = None) -> Cine:
     """The 4-chamber cine of a zip of DICOM files (module docstring of :mod:`.cmr_zip`)."""
     pydicom = pydicom_module()
-
-    from .cmr_zip import choose_series, open_checked, read_member, scan_series, series_listing
 
     with open_checked(p) as zf:
         series = scan_series(zf, p)

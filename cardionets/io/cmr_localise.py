@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+from scipy.ndimage import gaussian_filter
 
 SMOOTH_MM = 20.0
 PRIOR_SD_FRACTION = 0.35
@@ -50,8 +52,6 @@ def first_harmonic(frames: np.ndarray) -> np.ndarray:
 
 
 def _region_centroid(m: np.ndarray, level: float) -> tuple[float, float]:
-    from scipy import ndimage
-
     peak = np.unravel_index(int(np.argmax(m)), m.shape)
     lab, _ = ndimage.label(m >= level * m[peak])
     region = lab == lab[peak]
@@ -65,8 +65,6 @@ def _region_centroid(m: np.ndarray, level: float) -> tuple[float, float]:
 
 def locate_heart(frames: np.ndarray, spacing: tuple[float, float]) -> Localisation:
     """Heart centre of a cine [t, H, W] with pixel spacing (row_mm, col_mm); see the module docstring."""
-    from scipy.ndimage import gaussian_filter
-
     h, w = frames.shape[1:]
     h1 = first_harmonic(frames)
     sm = gaussian_filter(h1, sigma=(SMOOTH_MM / spacing[0], SMOOTH_MM / spacing[1]))
@@ -84,8 +82,6 @@ def locate_heart(frames: np.ndarray, spacing: tuple[float, float]) -> Localisati
 def motion_centre(frames: np.ndarray, smooth_px: float = 2.0) -> tuple[float, float]:
     """Where a cine [t, H, W] moves: the centroid of its temporal SD (smoothed by ``smooth_px``)
     above the SD's median (the static background and noise), weighted by that excess."""
-    from scipy.ndimage import gaussian_filter
-
     sd = gaussian_filter(frames.astype(np.float64).std(axis=0), smooth_px)
     w = np.clip(sd - np.median(sd), 0.0, None)
     total = w.sum()

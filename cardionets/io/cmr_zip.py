@@ -31,12 +31,20 @@ import numpy as np
 
 from ..errors import InputError
 from .cmr_geometry import classify_description
+import pydicom
 
 MAX_MEMBERS = 20_000
 MAX_MEMBER_BYTES = 64 << 20        # one DICOM frame of a cine is well under 1 MiB
 MAX_TOTAL_BYTES = 2 << 30          # a UK Biobank long-axis zip is ~10-60 MB
 MAX_RATIO = 200                    # uncompressed / compressed, for members over 1 MiB
 MANIFEST_NAMES = ("manifest.csv", "manifest.cvs")
+
+
+def pydicom_module():
+    """pydicom, with value validation on reading off: anonymised cines are full of UIDs and
+    strings that break the letter of the standard, and each would log a warning per file."""
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+    return pydicom
 
 
 @dataclass
@@ -108,8 +116,6 @@ def read_member(zf: zipfile.ZipFile, name: str, source: Path) -> bytes:
 
 def scan_series(zf: zipfile.ZipFile, source: Path) -> dict[str, ZipSeries]:
     """Every DICOM series in the archive, from the members' headers (pixel data not read)."""
-    from .cmr_formats import pydicom_module
-
     pydicom = pydicom_module()
 
     series: dict[str, ZipSeries] = {}

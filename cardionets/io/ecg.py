@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import CardioNetsError, InputError, names, naming
-from .leads import STANDARD_LEADS, canonical_lead, to_standard_order
+from ..preprocess import STANDARD_LEADS
+from .leads import canonical_lead, to_standard_order
 from .units import check_fs
+from . import readers
+from .detect import detect_format
 
 
 @dataclass
@@ -90,9 +93,6 @@ def read_ecg(path: str | Path, *, format: str | None = None, fs: float | None = 
 
 
 def _read(p: Path, format: str | None, fs: float | None, leads: list[str] | None) -> ECG:
-    from . import readers
-    from .detect import detect_format
-
     fmt = format or detect_format(p)
     reader = readers.READERS.get(fmt)
     if reader is None:

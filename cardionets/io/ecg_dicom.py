@@ -17,6 +17,7 @@ from .. import limits
 from ..errors import InputError
 from .ecg import ECG
 from .units import check_fs, check_scale, keep_voltage
+import pydicom
 
 _DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
 
@@ -53,8 +54,6 @@ def _check_deflated(path: Path, pydicom: Any) -> None:
 
 
 def read_dicom(path: Path) -> ECG:
-    import pydicom
-
     limits.check(path, "file bytes", path.stat().st_size, "record_bytes")
     try:
         _check_deflated(path, pydicom)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import limits
 from ..errors import InputError
 from .ecg import ECG
-from .leads import STANDARD_LEADS
+from ..preprocess import STANDARD_LEADS
 
 _ZIP_DIRECTORY_MAX = 1 << 20  # bytes of an .npz's central directory (a few entries need ~100 bytes each)
 

@@ -28,6 +28,7 @@ from ..errors import (CardioNetsError, InputError, NativeError, NativeLimitExcee
 from .detect import wfdb_header_path
 from .ecg import ECG
 from .units import keep_voltage
+from .. import native
 
 HEADER_MAX_BYTES = 16 << 20  # the native reader refuses larger headers too
 # bits per stored sample of each WFDB format (FLAC formats 5xx are compressed: no bound from the size)
@@ -238,8 +239,6 @@ def _header(path: Path) -> Path:
 def read_wfdb(path: Path) -> ECG:
     """Read a WFDB record: checks (:func:`check_record`), then the native reader, or ``wfdb`` for
     valid records the native reader does not decode."""
-    from .. import native
-
     hea = _header(path)
     check_record(hea)
     if not native.available():
@@ -259,8 +258,6 @@ def read_wfdb(path: Path) -> ECG:
 def read_wfdb_many(paths: list[str | Path], threads: int | None = None) -> list[ECG | Exception]:
     """Read many WFDB records, natively in parallel (GIL released); a failed record is returned as its
     CardioNets error in place, so one bad record never affects the others."""
-    from .. import native
-
     out: list[Any] = [None] * len(paths)
     todo: list[tuple[int, Path]] = []
     for i, p in enumerate(paths):

@@ -21,14 +21,14 @@ from .. import limits
 from ..errors import InputError
 from .ecg import ECG
 from .units import check_fs, check_scale, mv_per_unit
+from .. import native
+from defusedxml import ElementTree as ET
 
 # LZW with 10-bit codes: every code emits at most one dictionary string (<= 768 bytes) plus one byte
 _XLI_BYTES_PER_INPUT_BYTE = 0.8 * 769
 
 
 def _parse(path: Path):
-    from defusedxml import ElementTree as ET
-
     limits.check(path, "XML file bytes", path.stat().st_size, "xml_bytes")
     cap = limits.current().xml_elements
     n = 0
@@ -227,8 +227,6 @@ def read_hl7(path: Path) -> ECG:
 # Philips Sierra XML: <parsedwaveforms dataencoding="Base64" compression="XLI" ...>
 # ----------------------------------------------------------------------------------------------
 def read_sierra(path: Path) -> ECG:
-    from .. import native
-
     root = _parse(path)
     pw = root.find(".//parsedwaveforms")
     if pw is None:

@@ -1,7 +1,7 @@
 """Lead names and the standard 12-lead order.
 
-``STANDARD_LEADS`` is the order every model in CardioNets expects: I, II, III, aVR, aVL, aVF,
-V1-V6. Files name leads in many ways ("i", "MDC_ECG_LEAD_II", "AVR", "V1 "); ``canonical_lead``
+``STANDARD_LEADS`` (defined in :mod:`cardionets.preprocess`, the model-input spec) is the order
+every model in CardioNets expects: I, II, III, aVR, aVL, aVF, V1-V6. Files name leads in many ways ("i", "MDC_ECG_LEAD_II", "AVR", "V1 "); ``canonical_lead``
 maps them to these names. ``to_standard_order`` reorders a signal to the standard order and,
 when a file stores only the 8 independent leads (I, II, V1-V6, as GE MUSE and Philips do), derives
 the four limb leads from Einthoven's and Goldberger's relations:
@@ -17,9 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..preprocess import STANDARD_LEADS
 
-STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF",
-                                   "V1", "V2", "V3", "V4", "V5", "V6")
 LIMB_DERIVED: tuple[str, ...] = ("III", "aVR", "aVL", "aVF")
 
 _ALIASES = {

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from .ecg import ECG
+if TYPE_CHECKING:  # annotations only: ecg.read_ecg imports this registry
+    from .ecg import ECG
 
 _TARGETS = {
     "wfdb": "cardionets.io.ecg_wfdb:read_wfdb",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .cmr_encoder import CMREncoder, CMREncoderConfig, cmr_config, cmr_vit_base_patch16, cmr_vit_tiny_patch16
 from .cmr_mae import CMRMAEConfig, CMRMaskedAutoencoder, cmr_mae_config, mae_cmr_vit_base_patch16, mae_cmr_vit_tiny_patch16
-from .ecg_encoder import LEAD_NAMES, ECGEncoder, ECGEncoderConfig, ecg_config, ecg_vit_base_patch75, ecg_vit_tiny_patch75
+from .ecg_encoder import ECGEncoder, ECGEncoderConfig, ecg_config, ecg_vit_base_patch75, ecg_vit_tiny_patch75
 from .ecg_stmem import ECGMaskedAutoencoder, STMEMConfig, stmem_config, stmem_vit_base_patch75, stmem_vit_tiny_patch75
 from .heads import (ClassificationHead, Predictor, ProjectionHead, RegressionHead, classification_loss,
                     masked_mse, probabilities)
@@ -19,7 +19,7 @@ from .cross_decoder import CrossDecoderConfig, CrossModalDecoder, cross_decoder_
 
 __all__ = [
     "CMREncoder", "CMREncoderConfig", "CMRMAEConfig", "CMRMaskedAutoencoder", "ClassificationHead",
-    "ECGEncoder", "ECGEncoderConfig", "ECGMaskedAutoencoder", "LEAD_NAMES", "Predictor", "ProjectionHead",
+    "ECGEncoder", "ECGEncoderConfig", "ECGMaskedAutoencoder", "Predictor", "ProjectionHead",
     "RegressionHead", "STMEMConfig", "classification_loss", "cmr_config", "cmr_mae_config",
     "cmr_vit_base_patch16", "cmr_vit_tiny_patch16", "count_parameters", "ecg_config", "ecg_vit_base_patch75",
     "ecg_vit_tiny_patch75", "mae_cmr_vit_base_patch16", "mae_cmr_vit_tiny_patch16", "masked_mse",

@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops import attention
+from ..ops.attention import attention  # the function from its module: safe while cardionets.ops initialises
+from ..errors import CardioNetsError
 
 
 class DropPath(nn.Module):
@@ -142,8 +143,6 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 def check_finite(loss: torch.Tensor, what: str) -> None:
     """Raise a clear error when a loss is NaN or infinite (called by the training loop every step)."""
     if not torch.isfinite(loss).all():
-        from ..errors import CardioNetsError
-
         raise CardioNetsError(f"{what}: non-finite loss ({loss.detach().float().cpu().tolist()}); "
                               "lower the learning rate, check the inputs for NaN, or disable bf16 autocast")
 

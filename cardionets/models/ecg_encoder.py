@@ -5,7 +5,7 @@ lead becomes ``[SEP, p_1 .. p_30, SEP]`` (32 tokens), so 12 leads give 384 token
 a positional embedding (32 slots shared by all leads) and the learned embedding of its lead. There
 is no CLS token: the ECG feature is the mean over the non-SEP tokens, then LayerNorm.
 
-Lead subsets are explicit: pass ``leads=[...]`` (indices into :data:`LEAD_NAMES` or the names
+Lead subsets are explicit: pass ``leads=[...]`` (indices into :data:`STANDARD_LEADS` or the names
 themselves) with an input of ``len(leads)`` channels; an input with fewer than 12 channels and no
 ``leads`` raises instead of silently broadcasting the lead embeddings (a pitfall of the original).
 """
@@ -18,15 +18,14 @@ import torch
 import torch.nn as nn
 
 from ..errors import InputError
+from ..preprocess import DEFAULT_SPEC, N_LEADS, STANDARD_LEADS
 from .blocks import Block, init_weights
-
-LEAD_NAMES = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
 @dataclass
 class ECGEncoderConfig:
-    n_leads: int = 12  # size of the lead-embedding table (the standard 12 leads)
-    seq_len: int = 2250  # samples per crop (9 s at 250 Hz)
+    n_leads: int = N_LEADS  # size of the lead-embedding table (the standard 12 leads)
+    seq_len: int = DEFAULT_SPEC.crop_len  # samples per crop (the preprocessing spec: 9 s at 250 Hz)
     patch_size: int = 75  # samples per patch -> 30 patches per lead
     width: int = 768
     depth: int = 12
@@ -46,14 +45,14 @@ def resolve_leads(leads: Sequence[int | str] | None, channels: int, n_leads: int
         if channels != n_leads:
             raise InputError(
                 f"ECG input has {channels} channels but no `leads` were given; pass leads=[...] (indices "
-                f"or names from {', '.join(LEAD_NAMES[:n_leads])}) to encode a subset of the {n_leads} leads")
+                f"or names from {', '.join(STANDARD_LEADS[:n_leads])}) to encode a subset of the {n_leads} leads")
         return list(range(n_leads))
     idx = []
     for lead in leads:
         if isinstance(lead, str):
-            if lead not in LEAD_NAMES[:n_leads]:
-                raise InputError(f"unknown lead name {lead!r}; known: {', '.join(LEAD_NAMES[:n_leads])}")
-            idx.append(LEAD_NAMES.index(lead))
+            if lead not in STANDARD_LEADS[:n_leads]:
+                raise InputError(f"unknown lead name {lead!r}; known: {', '.join(STANDARD_LEADS[:n_leads])}")
+            idx.append(STANDARD_LEADS.index(lead))
         else:
             if not 0 <= int(lead) < n_leads:
                 raise InputError(f"lead index {lead} out of range 0..{n_leads - 1}")

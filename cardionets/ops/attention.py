@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import dtypes_in, package_installed, tensors_on
+from ..optional import require
 from .dispatch import define_op
 
 attention_op = define_op("attention", "softmax(q k^T / sqrt(d) + mask) v over [B, H, L, Dh] tensors")
@@ -60,8 +61,7 @@ def _flash_inputs(q, k, v, attn_mask=None, dropout_p=0.0, scale=None) -> list[st
 @attention_op.register("flash", env_check=_flash_env, input_check=_flash_inputs)
 def attention_flash(q, k, v, attn_mask=None, dropout_p: float = 0.0, scale: float | None = None):
     """flash-attn 2 (expects [B, L, H, Dh])."""
-    from flash_attn import flash_attn_func  # lazy: GPU-only optional package
-
+    flash_attn_func = require("flash_attn", "the flash attention backend").flash_attn_func
     out = flash_attn_func(
         q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), dropout_p=dropout_p, softmax_scale=scale
     )

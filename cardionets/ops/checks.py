@@ -3,12 +3,12 @@ tensors on the right device with a supported dtype. Each returns a list of human
 (empty when fine)."""
 from __future__ import annotations
 
-import functools
-import importlib.util
 import os
 from typing import Iterable
 
 import torch
+
+from ..optional import installed
 
 from .. import native
 
@@ -18,9 +18,8 @@ def interpreter_mode() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-@functools.lru_cache(maxsize=None)
 def package_installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    return installed(name)
 
 
 def triton_env() -> list[str]:

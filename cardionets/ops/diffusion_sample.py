@@ -33,6 +33,7 @@ import weakref
 import torch
 import torch.nn.functional as F
 
+from ..models.diffusion_head import diffusion_head_tiny, sampling_schedule, selfcheck_init_
 from .checks import dtypes_in, tensors_on, triton_env, triton_inputs
 from .dispatch import define_op
 
@@ -87,8 +88,6 @@ class NoiseStream:
 def diffusion_sample_reference(head, cond, *, num_steps: int = 100, train_steps: int = 1000,
                                temperature: float = 1.0, cfg_scale: float = 1.0, generator=None, noise=None):
     """The readable loop: call the head each step, guide, then the improved-DDPM posterior step."""
-    from ..models.diffusion_head import sampling_schedule
-
     n = check_inputs(head, cond, num_steps, train_steps, cfg_scale, noise)
     guided = cfg_scale != 1.0
     D = head.cfg.token_dim
@@ -119,8 +118,6 @@ class HeadPlan:
     all AdaLN modulations stacked into one matrix, the '1 +' of every scale folded into its bias)."""
 
     def __init__(self, head, device, num_steps: int, train_steps: int):
-        from ..models.diffusion_head import sampling_schedule
-
         cfg = head.cfg
         self.W, self.D, self.depth = cfg.width, cfg.token_dim, cfg.depth
         f = lambda p: p.detach().to(device=device, dtype=torch.float32)  # noqa: E731
@@ -254,8 +251,6 @@ diffusion_sample_op.register("reference")(diffusion_sample_reference)
 
 
 def _example():
-    from ..models.diffusion_head import diffusion_head_tiny, selfcheck_init_
-
     g = torch.Generator().manual_seed(0)
     head = selfcheck_init_(diffusion_head_tiny().eval(), g)
     cond = torch.randn(2 * 2, head.cfg.cond_dim, generator=g)  # 2 tokens, guided

@@ -117,7 +117,7 @@ def _cpu_inputs(z_ecg, z_cmr, phi, **_kw):
 @weighted_infonce_op.register("cpu", env_check=native_env, input_check=_cpu_inputs)
 def weighted_infonce_cpu(z_ecg, z_cmr, phi, *, sigma: float, tau: float):
     """Blocked, threaded C++ forward/backward (custom op cardionets::weighted_infonce_fwd)."""
-    from . import _weighted_infonce_native  # noqa: F401  (registers the custom ops)
+    from . import _weighted_infonce_native  # noqa: F401  lazy: registers the native custom ops (needs cardionets._C)
 
     ze, zc, p = _prepare(z_ecg, z_cmr, phi)
     loss, _, _ = torch.ops.cardionets.weighted_infonce_fwd(ze, zc, p, float(sigma), float(tau))

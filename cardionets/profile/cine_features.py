@@ -18,6 +18,8 @@ numbers are on one scale for real and synthetic data. What is measured:
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_multiotsu, threshold_otsu
 
 CINE_FEATURES: dict[str, tuple[str, str]] = {
     "int_p10": ("", "10th percentile of the normalised intensity (all frames)"),
@@ -42,9 +44,6 @@ CINE_FEATURES: dict[str, tuple[str, str]] = {
 
 def cine_features(cine: np.ndarray) -> dict[str, float]:
     """Measurements of one normalised cine float [T, H, W] in [-1, 1] (see module docstring)."""
-    from scipy import ndimage
-    from skimage.filters import threshold_multiotsu, threshold_otsu
-
     x = np.asarray(cine, dtype=np.float32)
     f0 = x[0]
     out: dict[str, float] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ks_2samp, wasserstein_distance
 
 COLUMNS = ("feature", "n_a", "n_b", "median_a", "median_b", "diff", "ratio", "ks", "wasserstein", "wasserstein_iqr")
 
@@ -17,8 +18,6 @@ def _circular_median_deg(v: np.ndarray) -> float:
 
 def compare_features(a: pd.DataFrame, b: pd.DataFrame, names) -> pd.DataFrame:
     """One row per feature present in both frames; ``b`` is the reference (ratios are a / b)."""
-    from scipy.stats import ks_2samp, wasserstein_distance
-
     rows = []
     for k in names:
         if k not in a.columns or k not in b.columns:

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..screen.inputs import walk_dir
+import pydicom
+import pandas as pd
 
 _MANIFESTS = ("subjects.parquet", "manifest.parquet")
 
@@ -41,8 +44,6 @@ def _dicom_modality(p: Path) -> str | None:
         return None
     if len(head) < 132 or head[128:132] != b"DICM":
         return None
-    import pydicom
-
     try:
         ds = pydicom.dcmread(str(p), stop_before_pixels=True)
     except Exception:  # noqa: BLE001 - a broken header is reported when the file is read
@@ -70,8 +71,6 @@ def _from_table(path: Path, df, base: Path, name: str) -> SetInputs:
 
 
 def _walk(root: Path, name: str) -> SetInputs:
-    from ..screen.inputs import walk_dir
-
     out = SetInputs(name)
     mr_dirs: dict[str, None] = {}
     for item in walk_dir(root):
@@ -93,13 +92,9 @@ def discover(path: str | Path) -> SetInputs:
     if p.is_dir():
         for m in _MANIFESTS:
             if (p / m).is_file():
-                import pandas as pd
-
                 return _from_table(p / m, pd.read_parquet(p / m), p, name)
         return _walk(p, name)
     if p.is_file() and p.suffix.lower() in (".csv", ".parquet", ".pq"):
-        import pandas as pd
-
         df = pd.read_parquet(p) if p.suffix.lower() != ".csv" else pd.read_csv(p)
         return _from_table(p, df, p.parent, p.stem)
     if p.is_file() or Path(str(p) + ".hea").exists():

@@ -12,6 +12,9 @@ from ..data.ecg_features import PROFILE_FEATURES, profile_record
 from ..errors import CardioNetsError
 from .cine_features import CINE_FEATURES, cine_features, intensity_histogram
 from .inputs import SetInputs, discover
+from ..io import read_ecg
+from ..io.cmr import inspect_cmr
+from tqdm import tqdm
 
 
 @dataclass
@@ -44,17 +47,12 @@ def _nan_none(v) -> float | None:
 def _progress(it, total: int, desc: str, enabled: bool):
     if not enabled or total < 20:
         return it
-    from tqdm import tqdm
-
     return tqdm(it, total=total, desc=desc, unit="record")
 
 
 def measure_set(path: str, *, max_records: int | None = None, progress: bool = True,
                 inputs: SetInputs | None = None) -> SetProfile:
     """Profile one set (a path as :func:`.inputs.discover` understands it)."""
-    from ..io import read_ecg
-    from ..io.cmr import inspect_cmr
-
     inp = inputs or discover(path)
     ecgs = inp.ecgs[:max_records] if max_records else inp.ecgs
     cines = inp.cines[:max_records] if max_records else inp.cines

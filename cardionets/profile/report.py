@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 import pandas as pd
 
 from ..data.ecg_features import PROFILE_FEATURES
@@ -30,15 +31,11 @@ def comparisons(a: SetProfile, b: SetProfile) -> dict[str, pd.DataFrame]:
 
 def _hist_grid(a: pd.DataFrame, b: pd.DataFrame | None, names, labels, title: str, path: Path,
                table: pd.DataFrame | None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [n for n in names if n in a.columns]
     cols = 6
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 1.75 * rows))
+    fig = Figure(figsize=(2.3 * cols, 1.75 * rows))
+    axes = fig.subplots(rows, cols)
     axes = np.atleast_1d(axes).ravel()
     ks = dict(zip(table["feature"], table["ks"])) if table is not None else {}
     for ax, k in zip(axes, names):
@@ -69,18 +66,12 @@ def _hist_grid(a: pd.DataFrame, b: pd.DataFrame | None, names, labels, title: st
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=72)
-    plt.close(fig)
     return path
 
 
 def _cine_plot(a: SetProfile, b: SetProfile | None, table: pd.DataFrame | None, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     sets = [s for s in (a, b) if s is not None and len(s.cine)]
-    fig = plt.figure(figsize=(13, 7))
+    fig = Figure(figsize=(13, 7))
     ax = fig.add_axes([0.05, 0.58, 0.3, 0.35])
     centres = np.linspace(-1, 1, 65)[:-1] + 1 / 64
     for s, color in zip(sets, ("tab:blue", "tab:orange")):
@@ -106,7 +97,6 @@ def _cine_plot(a: SetProfile, b: SetProfile | None, table: pd.DataFrame | None, 
         axk.tick_params(labelsize=5)
     fig.suptitle("cine profile" + (f": {a.name} vs {b.name}" if b is not None else f": {a.name}"), fontsize=9)
     fig.savefig(path, dpi=72)
-    plt.close(fig)
     return path
 
 

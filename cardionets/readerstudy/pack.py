@@ -35,6 +35,8 @@ from .blinding import CASES_DIR, check_pack, images_id, pack_fingerprint
 from .sheet import columns, write_blank_sheet
 from .sources import (Candidate, CohortIndex, attach_identity, attach_predictions, generated_from_folder,
                       is_cohort_dir, load_predictions, real_from_cohort, real_from_folder)
+from ..generate.writers import write_gif, write_strip
+from ..io import read_cmr
 
 KEY_FORMAT = "cardionets-reader-study-key"
 KEY_VERSION = 1
@@ -160,9 +162,6 @@ def make_pack(real: str | Path, generated: str | Path, out: str | Path, key: str
               cohort: str | Path | None = None, predictions: str | Path | None = None,
               settings: PackSettings | None = None, force: bool = False, progress: bool = True) -> dict:
     """Write the pack into ``out`` and its key to ``key``; returns the summary (also in the key)."""
-    from ..generate.writers import write_gif, write_strip
-    from ..io import read_cmr
-
     s = settings or PackSettings()
     s.check()
     real, generated, out, key = Path(real), Path(generated), Path(out), Path(key)

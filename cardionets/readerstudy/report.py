@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ..eval.plots import confusion_figure, save_png
 
 
 def _iv(d: dict | None, digits: int = 2) -> str:
@@ -102,8 +103,6 @@ def _disease_markdown(r: dict) -> list[str]:
 
 
 def confusion_png(r: dict, path: Path) -> Path:
-    from ..eval.plots import confusion_figure, save_png
-
     mats = {}
     for name, s in [(x["reader"], x["source"]) for x in r["readers"]] + [("pooled reads", r["pooled"]["source"])]:
         c = s["confusion"]

@@ -23,6 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..data import Cohort
+from ..data.schema import DISEASES
+from ..data.manifest import SUBJECT_FILES
 
 CINE_SUFFIXES = (".nii.gz", ".nii", ".zip", ".dcm")
 GENERATED_SUFFIXES = (".nii.gz", ".nii")
@@ -52,8 +55,6 @@ class CohortIndex:
     """A cohort with a name -> row lookup (ECG / cine file names, exam ids, unique subject ids)."""
 
     def __init__(self, root: str | Path):
-        from ..data import Cohort
-
         self.root = Path(root)
         self.cohort = Cohort(root)
         s = self.cohort.manifest.subjects
@@ -73,16 +74,12 @@ class CohortIndex:
         return self._rows.get(name)
 
     def label(self, row: int, disease: str) -> int:
-        from ..data.schema import DISEASES
-
         if disease not in DISEASES:
             raise InputError(f"unknown disease {disease!r}; one of {', '.join(DISEASES)}")
         return int(self.cohort.labels[row, list(DISEASES).index(disease)])
 
 
 def is_cohort_dir(path: Path) -> bool:
-    from ..data.manifest import SUBJECT_FILES
-
     return path.is_dir() and any((path / f).is_file() for f in SUBJECT_FILES)
 
 

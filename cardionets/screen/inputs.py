@@ -29,6 +29,7 @@ from typing import Iterable, Iterator
 from ..errors import InputError
 from ..io.detect import standalone_format
 from ..io.ecg_wfdb import parse_header_files, read_header_text
+import pandas as pd
 
 MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -126,8 +127,6 @@ def walk_dir(root: Path, *, skip: Iterable[str] = (), include_hidden: bool = Fal
 
 
 def read_manifest(path: Path) -> Iterator[Item]:
-    import pandas as pd
-
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)

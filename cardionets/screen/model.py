@@ -1,7 +1,9 @@
 """The screening model: every fine-tuned ECG head of a model directory as ONE module with fixed outputs.
 
-``ScreenModel(x [B, n_crops, 12, 2250]) -> (phenotypes [B, P] in physical units, probabilities [B, D])``,
-averaged over the crops exactly like :meth:`cardionets.CardioNets.predict`. It is what the screening
+``ScreenModel(x [B, n_crops, 12, crop_len]) -> (phenotypes [B, P] in physical units, probabilities [B, D])``,
+averaged over the crops exactly like :meth:`cardionets.CardioNets.predict`. ``model.spec`` is the
+preprocessing spec its runs were trained with (from their run records); ``meta()`` carries it into
+every export's sidecar. It is what the screening
 pipeline batches, what :mod:`cardionets.export` writes as ONNX / AOTInductor, and what the C++ example
 runs. Runs are loaded with the API's loader (:mod:`cardionets.api`), so the selection rule (one model
 per task, CardioNets initialisation preferred) is the API's.
@@ -23,8 +25,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..api import CardioNets
 from ..device.policy import DevicePolicy
 from ..errors import CardioNetsError
+from ..preprocess import DEFAULT_SPEC, PreprocessSpec
+from .engines import OnnxRunner, tensorrt_runner
+import copy
+import warnings
 
 PRECISIONS = ("fp32", "bf16", "int8", "onnx", "tensorrt")
 
@@ -34,7 +41,7 @@ class ScreenModel(nn.Module):
 
     def __init__(self, phen: nn.Module | None, phen_mean: np.ndarray, phen_std: np.ndarray,
                  dis: list[tuple[nn.Module, list[int]]], phenotype_names: list[str], disease_names: list[str],
-                 version: str):
+                 version: str, spec: PreprocessSpec = DEFAULT_SPEC):
         super().__init__()
         self.phen = phen
         self.dis = nn.ModuleList(m for m, _ in dis)
@@ -42,6 +49,7 @@ class ScreenModel(nn.Module):
         self.register_buffer("phen_mean", torch.as_tensor(np.asarray(phen_mean, np.float32)))
         self.register_buffer("phen_std", torch.as_tensor(np.asarray(phen_std, np.float32)))
         self.phenotype_names, self.disease_names, self.version = list(phenotype_names), list(disease_names), version
+        self.spec = spec
         self.runs: dict[str, str] = {}  # task -> run directory it was loaded from
 
     @staticmethod
@@ -70,7 +78,7 @@ class ScreenModel(nn.Module):
 
     def meta(self) -> dict:
         return {"phenotype_names": self.phenotype_names, "disease_names": self.disease_names,
-                "model_version": self.version}
+                "model_version": self.version, "preprocess": self.spec.to_dict()}
 
 
 def model_version(runs: list[Path]) -> str:
@@ -91,8 +99,6 @@ def load_screen_model(path: str | Path | list[str | Path], *, strict: bool = Tru
     CardioNets.from_pretrained), on the host (a runner puts it on its device). ``strict``: refuse a
     directory holding several runs for one task rather than pick one by name. ``model.runs`` says
     which run serves each task."""
-    from ..api import CardioNets
-
     cn = CardioNets.from_pretrained(path, device=None, strict=strict)
     phen, mean, std, names = None, np.zeros(0), np.zeros(0), []
     dis: list[tuple[nn.Module, list[int]]] = []
@@ -124,14 +130,14 @@ def load_screen_model(path: str | Path | list[str | Path], *, strict: bool = Tru
     if phen is None and not dis:
         raise CardioNetsError(f"{path}: no fine-tuned ECG phenotype or disease model found")
     runs = [m.run_dir for m in cn.models.values()]
-    model = ScreenModel(phen, mean, std, dis, names, disease_names, model_version(runs)).eval()
+    model = ScreenModel(phen, mean, std, dis, names, disease_names, model_version(runs), spec=cn.spec).eval()
     model.runs = {task: str(m.run_dir) for task, m in sorted(cn.models.items())}
     return model
 
 
 def score_isolated(runner: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], crops: list[np.ndarray],
                    n_phen: int, n_dis: int) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-    """Score records [n_crops, 12, 2250] as one batch -> (phenotypes [N, P], probabilities [N, D], errors).
+    """Score records [n_crops, 12, crop_len] as one batch -> (phenotypes [N, P], probabilities [N, D], errors).
     If the batch fails (stacking, the model, an output of the wrong shape), every record is scored
     alone, so a failure is only ever the failing record's. Non-finite outputs are that record's error."""
     n = len(crops)
@@ -154,19 +160,8 @@ def score_isolated(runner: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     return phen, prob, errors
 
 
-def reference_outputs(model: ScreenModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The plain eager fp32 forward (the reference every other path is compared to), on the model's device."""
-    dev = next(model.parameters()).device
-    with torch.inference_mode():
-        p, d = model(torch.as_tensor(x, dtype=torch.float32).to(dev))
-    return p.cpu().numpy(), d.cpu().numpy()
-
-
 def quantize_int8(model: ScreenModel) -> nn.Module:
     """Dynamic int8 quantisation of every nn.Linear (weights int8, activations quantised per batch)."""
-    import copy
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
@@ -177,20 +172,16 @@ def quantize_int8(model: ScreenModel) -> nn.Module:
 def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str | Path | None = None,
                 threads: int | None = None, device: str | torch.device = "auto",
                 engine_path: str | Path | None = None) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """A function x [B, K, 12, 2250] float32 -> (phenotypes [B, P], probabilities [B, D]) as float32 numpy,
+    """A function x [B, K, 12, crop_len] float32 -> (phenotypes [B, P], probabilities [B, D]) as float32 numpy,
     computing on ``device``; its ``describe`` attribute says what runs it."""
     if precision not in PRECISIONS:
         raise CardioNetsError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     policy = DevicePolicy.create(device, "bf16" if precision == "bf16" else "fp32")
     if precision == "onnx":
-        from .engines import OnnxRunner
-
         if onnx_path is None:
             raise CardioNetsError("precision 'onnx' needs an exported model (cardionets export --format onnx)")
         return OnnxRunner(onnx_path, policy.device, threads)
     if precision == "tensorrt":
-        from .engines import tensorrt_runner
-
         if engine_path is None:
             raise CardioNetsError("precision 'tensorrt' needs a TensorRT engine (cardionets export --format tensorrt, "
                                   "or cardionets screen builds one into its output directory)")
@@ -211,4 +202,4 @@ def make_runner(model: ScreenModel, precision: str = "fp32", *, onnx_path: str |
 
 
 __all__ = ["PRECISIONS", "ScreenModel", "load_screen_model", "make_runner", "model_version", "quantize_int8",
-           "reference_outputs", "score_isolated"]
+           "score_isolated"]

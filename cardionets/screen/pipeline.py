@@ -30,10 +30,20 @@ from typing import Any, Sequence
 
 from .. import __version__
 from ..errors import CardioNetsError
+from ..preprocess import DEFAULT_SPEC, PreprocessSpec
 from .inputs import Item, expand_inputs
 from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
 from .shards import ShardStore, rows_table, schema
+from .model import load_screen_model, make_runner, score_isolated
+from ..device.policy import resolve_device
+from .batching import auto_batch_size
+from ..export.onnx import export_onnx
+from .engines import engine_for
+from .ray_engine import screen_ray
+from tqdm import tqdm
+import pyarrow as pa
+import hashlib
 
 _END = object()
 log = logging.getLogger(__name__)
@@ -99,7 +109,7 @@ class _Stats:
 
 
 def _reader(chunks: list[Sequence[Item]], next_idx: list[int], idx_lock: threading.Lock, out_q: queue.Queue,
-            n_crops: int, stats: _Stats, stop: threading.Event) -> None:
+            spec: PreprocessSpec, stats: _Stats, stop: threading.Event) -> None:
     while not stop.is_set():
         with idx_lock:
             i = next_idx[0]
@@ -108,7 +118,7 @@ def _reader(chunks: list[Sequence[Item]], next_idx: list[int], idx_lock: threadi
             break
         t0 = time.perf_counter()
         try:
-            loaded = load_chunk(chunks[i], n_crops=n_crops, threads=1)
+            loaded = load_chunk(chunks[i], spec, threads=1)
         except Exception as exc:  # noqa: BLE001 -- never lose a record: the chunk becomes error rows
             loaded = [Loaded(it, None, 0, f"internal: {type(exc).__name__}: {exc}") for it in chunks[i]]
         with stats.lock:
@@ -139,14 +149,11 @@ def _writer(in_q: queue.Queue, store: ShardStore, summary: Summary, failure: lis
 
 
 def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, *, batch_size: int = 16,
-                 shard_size: int = 1024, readers: int = 1, chunk: int = 16, n_crops: int = 3, queue_chunks: int = 4,
+                 shard_size: int = 1024, readers: int = 1, chunk: int = 16, spec: PreprocessSpec = DEFAULT_SPEC,
+                 queue_chunks: int = 4,
                  progress: bool = True, summary: Summary | None = None, precision: str = "fp32") -> Summary:
     """Score ``items`` (already filtered for resume) into committed shards of ``store``; ``model`` None
     writes the read and quality results only."""
-    from tqdm import tqdm
-
-    from .model import score_isolated
-
     summary = summary or Summary()
     phen_names, dis_names = (model.phenotype_names, model.disease_names) if model is not None else ([], [])
     version = model.version if model is not None else "none"
@@ -157,7 +164,7 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
     stats, stop, failure = _Stats(), threading.Event(), []
     next_idx, idx_lock = [0], threading.Lock()
     n_readers = max(1, min(readers, len(chunks))) if chunks else 0
-    threads = [threading.Thread(target=_reader, args=(chunks, next_idx, idx_lock, load_q, n_crops, stats, stop),
+    threads = [threading.Thread(target=_reader, args=(chunks, next_idx, idx_lock, load_q, spec, stats, stop),
                                 daemon=True, name=f"screen-reader-{k}") for k in range(n_readers)]
     wthread = threading.Thread(target=_writer, args=(write_q, store, summary, failure), daemon=True,
                                name="screen-writer")
@@ -187,8 +194,6 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
         nonlocal n_rows
         if not tables:
             return
-        import pyarrow as pa
-
         write_q.put(pa.concat_tables(tables))
         tables.clear()
         n_rows = 0
@@ -235,28 +240,24 @@ def screen_local(items: list[Item], model: Any, runner: Any, store: ShardStore, 
     return summary
 
 
-def run_identity(model: Any, precision: str, engine: str, n_crops: int, onnx_path: str | Path | None,
+def run_identity(model: Any, precision: str, engine: str, spec: PreprocessSpec, onnx_path: str | Path | None,
                  device: str = "cpu") -> dict:
     """What a run's rows depend on; a resume must match it exactly (shards.ShardStore.open_run):
-    model version, precision, engine, the kind of device the model runs on, preprocessing, the
-    cardionets version, and the ONNX file's hash with ``precision="onnx"``."""
-    from .. import dsp
-
+    model version, precision, engine, the kind of device the model runs on, the preprocessing spec
+    (evaluation crops), the cardionets version, and the ONNX file's hash with ``precision="onnx"``."""
     ident = {"model_version": model.version if model is not None else "none",
              "precision": precision if model is not None else "none", "engine": engine,
              "device": str(device) if model is not None else "none",
-             "preprocessing": {"fs": dsp.FS_OUT, "crop_len": dsp.CROP_LEN, "n_crops": int(n_crops), "crops": "eval"},
+             "preprocessing": {**spec.to_dict(), "crops": "eval"},
              "cardionets": __version__}
     if model is not None and precision == "onnx" and onnx_path is not None:
-        import hashlib
-
         ident["onnx_sha256"] = hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:16]
     return ident
 
 
 def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path] | None, out: str | Path, *,
            engine: str = "local", precision: str = "fp32", batch_size: int | None = None, shard_size: int = 1024,
-           readers: int = 1, threads: int | None = None, chunk: int = 16, n_crops: int = 3, merge: bool = False,
+           readers: int = 1, threads: int | None = None, chunk: int = 16, n_crops: int | None = None, merge: bool = False,
            onnx_path: str | Path | None = None, progress: bool = True, limit: int | None = None,
            ray_address: str | None = None, ray_actors: int = 1, device: str = "auto",
            engine_path: str | Path | None = None, include_hidden: bool = False) -> Summary:
@@ -266,7 +267,8 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
     or a list of run directories; None reads and preprocesses only (quality rows, no predictions).
     ``device`` (auto | cpu | cuda[:N]) is where the model runs. ``precision="onnx"`` / ``"tensorrt"``
     run ``onnx_path`` / ``engine_path``, or one exported / built into ``out`` when none is given.
-    ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`),
+    Records are preprocessed with the model's spec (its run records; the default spec without a model);
+    ``n_crops`` overrides its evaluation crops. ``batch_size`` None sizes the model batch to the CPU's L2 cache (:func:`.batching.auto_batch_size`),
     or 64 records on a GPU. Resumable: records already in ``out`` are skipped, provided ``out`` was
     written with the same run manifest (:func:`run_identity`; else OutputInUse). ``out`` is locked for
     the run's duration. Returns the run's :class:`Summary` (also written to ``out/summary.json``).
@@ -284,29 +286,24 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
         if model is not None:
             import torch
 
-            from ..device.policy import resolve_device
-            from .batching import auto_batch_size
-            from .model import load_screen_model, make_runner
-
             if threads:
                 torch.set_num_threads(int(threads))
             smodel = load_screen_model(model)
             for task, run_dir in smodel.runs.items():
                 log.info("model for %s: %s", task, run_dir)
+        spec = smodel.spec if smodel is not None else DEFAULT_SPEC
+        spec = spec if n_crops is None else spec.with_(n_crops=int(n_crops))
+        if smodel is not None:
             dev = resolve_device(device) if engine == "local" else None  # Ray actors resolve it on their nodes
             if batch_size is None:
-                batch_size = GPU_BATCH if dev is not None and dev.type == "cuda" else auto_batch_size(smodel, n_crops)
+                batch_size = GPU_BATCH if dev is not None and dev.type == "cuda" else auto_batch_size(smodel, spec.n_crops)
             if precision == "onnx" and onnx_path is None:
                 onnx_path = Path(out) / "model.onnx"
                 if not onnx_path.exists():
-                    from ..export.onnx import export_onnx
-
-                    export_onnx(smodel, onnx_path, n_crops=n_crops)
+                    export_onnx(smodel, onnx_path, spec=spec)
             if precision == "tensorrt" and engine_path is None and dev is not None:
-                from .engines import engine_for
-
-                engine_path = engine_for(smodel, out, dev, n_crops=n_crops)
-        identity = run_identity(smodel, precision, engine, n_crops, onnx_path, dev.type if dev is not None else device)
+                engine_path = engine_for(smodel, out, dev, spec=spec)
+        identity = run_identity(smodel, precision, engine, spec, onnx_path, dev.type if dev is not None else device)
         done, quarantined = store.open_run(identity, details={"runs": smodel.runs if smodel is not None else {}})
         todo = [it for it in items if it.path not in done]
         skipped = len(items) - len(todo)
@@ -323,13 +320,11 @@ def screen(inputs: Sequence[str | Path], model: str | Path | Sequence[str | Path
                                      engine_path=engine_path)
                 summary.runtime = getattr(runner, "describe", precision)
             screen_local(todo, smodel, runner, store, batch_size=int(batch_size or 1), shard_size=shard_size,
-                         readers=readers, chunk=chunk, n_crops=n_crops, progress=progress, summary=summary,
+                         readers=readers, chunk=chunk, spec=spec, progress=progress, summary=summary,
                          precision=identity["precision"])
         else:
-            from .ray_engine import screen_ray
-
             screen_ray(todo, model, store, smodel=smodel, precision=precision, batch_size=int(batch_size),
-                       chunk=chunk, n_crops=n_crops, address=ray_address, actors=ray_actors, threads=threads,
+                       chunk=chunk, spec=spec, address=ray_address, actors=ray_actors, threads=threads,
                        onnx_path=onnx_path, summary=summary, shard_size=shard_size, device=device,
                        engine_path=engine_path)
         summary.wall_s = time.perf_counter() - t0

@@ -19,18 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ..optional import require
+from ..preprocess import DEFAULT_SPEC, N_LEADS, PreprocessSpec
 from .inputs import Item
 from .memory import HeapTrimmer
 from .records import Loaded, load_chunk
+from .model import load_screen_model, make_runner, score_isolated
+from .shards import rows_table, schema
+import time
+import pyarrow as pa
+from collections import Counter
 
 
 def _ray():
-    try:
-        import ray
-    except ImportError as exc:
-        raise BackendUnavailable("--engine ray needs Ray: pip install 'cardionets[distributed]'") from exc
-    return ray
+    return require("ray", "--engine ray")
 
 
 def _to_loaded(batch: dict) -> list[Loaded]:
@@ -44,11 +46,11 @@ def _to_loaded(batch: dict) -> list[Loaded]:
     return out
 
 
-def _read_preprocess(batch: dict, n_crops: int = 3) -> dict:
+def _read_preprocess(batch: dict, spec: PreprocessSpec = DEFAULT_SPEC) -> dict:
     """Read + preprocess one block of items (stateless; runs as Ray tasks)."""
     items = [Item(str(r), str(p), str(e) or None) for r, p, e in zip(batch["record_id"], batch["path"], batch["input_error"])]
-    loaded = load_chunk(items, n_crops=n_crops, threads=1)
-    crops = np.zeros((len(loaded), n_crops, 12, 2250), np.float32)
+    loaded = load_chunk(items, spec, threads=1)
+    crops = np.zeros((len(loaded), spec.n_crops, N_LEADS, spec.crop_len), np.float32)
     for i, x in enumerate(loaded):
         if x.crops is not None:
             crops[i] = x.crops
@@ -68,9 +70,6 @@ class _ScoreActor:
                  device: str = "auto", engine_path: str | None = None):
         import torch
 
-        from .model import load_screen_model, make_runner
-        from .shards import schema
-
         if threads:
             torch.set_num_threads(int(threads))
         self.model = load_screen_model(runs)  # exactly the runs the driver chose
@@ -81,9 +80,6 @@ class _ScoreActor:
         self.trim = HeapTrimmer()
 
     def __call__(self, batch: dict) -> Any:
-        from .model import score_isolated
-        from .shards import rows_table
-
         self.trim()
         loaded = _to_loaded(batch)
         ok = [i for i, x in enumerate(loaded) if x.error is None]
@@ -101,18 +97,13 @@ class _ScoreActor:
 
 
 def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, precision: str = "fp32",
-               batch_size: int = 16, chunk: int = 16, n_crops: int = 3, address: str | None = None,
+               batch_size: int = 16, chunk: int = 16, spec: PreprocessSpec = DEFAULT_SPEC, address: str | None = None,
                actors: int = 1, threads: int | None = None, onnx_path: Any = None, summary: Any = None,
                shard_size: int = 1024, device: str = "auto", engine_path: Any = None) -> Any:
     """Score ``items`` on Ray Data into ``store`` (a ShardStore); fills and returns ``summary``.
     ``device`` is resolved on each actor's node (``auto``: its GPU when Ray gave it one); actors ask
     Ray for one GPU each unless ``device`` is ``cpu``. ``precision="tensorrt"`` needs ``engine_path``
     (an engine built for the nodes' GPU model)."""
-    import time
-    from collections import Counter
-
-    import pyarrow as pa
-
     ray = _ray()
     started = False
     if not ray.is_initialized():
@@ -127,7 +118,7 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
         t0 = time.perf_counter()
         rows = [{"record_id": it.record_id, "path": it.path, "input_error": it.error or ""} for it in items]
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // max(chunk, 1), 1024)))
-        ds = ds.map_batches(_read_preprocess, fn_kwargs={"n_crops": n_crops}, batch_size=chunk,
+        ds = ds.map_batches(_read_preprocess, fn_kwargs={"spec": spec}, batch_size=chunk,
                             batch_format="numpy")
         gpus = 0 if device == "cpu" or (device == "auto" and not ray.cluster_resources().get("GPU")) else 1
         ds = ds.map_batches(_ScoreActor, fn_constructor_args=(list(smodel.runs.values()), precision, threads,
@@ -161,8 +152,6 @@ def screen_ray(items: list[Item], model_dir: Any, store: Any, *, smodel: Any, pr
 
 
 def store_schema(smodel: Any):
-    from .shards import schema
-
     return schema(smodel.phenotype_names, smodel.disease_names)
 
 

@@ -7,8 +7,9 @@ through :func:`cardionets.io.read_ecg` (content detection). Preprocessing is the
 pipeline (:func:`cardionets.dsp.preprocess`, eval crops) with its quality flags: a fatal flag is an
 error row (``quality: <flags>``), non-fatal flags are reported beside the prediction.
 
-Every scoreable record leaves here with exactly ``n_crops`` crops of [12, 2250]: a record of exactly
-9 s has one crop, which is repeated (the model averages over crops, so the scores are the single
+Every scoreable record leaves here with exactly ``spec.n_crops`` crops of [12, spec.crop_len] (the
+preprocessing spec, :class:`cardionets.preprocess.PreprocessSpec`): a record exactly one crop long
+has one crop, which is repeated (the model averages over crops, so the scores are the single
 crop's); any other count is an error row. The model stage can therefore batch any records together.
 
 Error reasons start with a stable code: ``empty_file``, ``too_large``, ``unsupported_format``,
@@ -23,15 +24,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import limits
+from .. import dsp, limits
 from ..errors import CardioNetsError, LimitExceeded
+from ..io import read_ecg
+from ..io.ecg_wfdb import read_wfdb_many
+from ..preprocess import DEFAULT_SPEC, N_LEADS, PreprocessSpec
 from .inputs import Item
 
 
 @dataclass(slots=True)
 class Loaded:
     item: Item
-    crops: np.ndarray | None  # float32 [n_crops, 12, 2250], None on error
+    crops: np.ndarray | None  # float32 [n_crops, 12, crop_len], None on error
     flags: int
     error: str | None
     fs: float = float("nan")
@@ -71,25 +75,24 @@ def _precheck(item: Item) -> str | None:
     return None
 
 
-def _preprocess(item: Item, ecg: Any, n_crops: int) -> Loaded:
-    from .. import dsp
-
+def _preprocess(item: Item, ecg: Any, spec: PreprocessSpec) -> Loaded:
+    n_crops = spec.n_crops
     base = dict(fs=float(ecg.fs), n_leads=int(ecg.n_leads), duration_s=float(ecg.duration))
     try:
         std = ecg.standard(missing="nan")
     except Exception as exc:  # noqa: BLE001 -- any lead problem is this record's error
         return Loaded(item, None, 0, f"leads: {str(exc)[:400]}", **base)
     try:
-        res = dsp.preprocess(std.signal, ecg.fs, name=item.path, n_crops=n_crops, on_fatal="nan", threads=1)
+        res = dsp.preprocess(std.signal, ecg.fs, name=item.path, spec=spec, on_fatal="nan", threads=1)
     except Exception as exc:  # noqa: BLE001
         return Loaded(item, None, 0, _reason(exc), **base)
     flags = int(res.flags)
     if flags & dsp.fatal_mask():
         return Loaded(item, None, flags, "quality: " + ",".join(dsp.describe_flags(flags)), **base)
     sig = np.asarray(res.signal, np.float32)
-    if sig.ndim != 3 or sig.shape[1:] != (dsp.N_LEADS, dsp.CROP_LEN) or sig.shape[0] not in (1, n_crops):
+    if sig.ndim != 3 or sig.shape[1:] != (N_LEADS, spec.crop_len) or sig.shape[0] not in (1, n_crops):
         return Loaded(item, None, flags, f"quality: preprocessing gave crops of shape {sig.shape}, expected "
-                                         f"({n_crops}, {dsp.N_LEADS}, {dsp.CROP_LEN})", **base)
+                                         f"({n_crops}, {N_LEADS}, {spec.crop_len})", **base)
     if not np.isfinite(sig).all():
         return Loaded(item, None, flags, "quality: non-finite samples after preprocessing", **base)
     if sig.shape[0] != n_crops:  # a record of exactly one crop: repeat it (same mean over crops)
@@ -97,11 +100,8 @@ def _preprocess(item: Item, ecg: Any, n_crops: int) -> Loaded:
     return Loaded(item, sig, flags, None, **base)
 
 
-def load_chunk(items: Sequence[Item], n_crops: int = 3, threads: int = 1) -> list[Loaded]:
-    """Read and preprocess ``items``; one Loaded per item, in order."""
-    from ..io import read_ecg
-    from ..io.ecg_wfdb import read_wfdb_many
-
+def load_chunk(items: Sequence[Item], spec: PreprocessSpec = DEFAULT_SPEC, threads: int = 1) -> list[Loaded]:
+    """Read and preprocess ``items`` as ``spec`` says; one Loaded per item, in order."""
     out: list[Loaded | None] = [None] * len(items)
     wfdb_idx: list[int] = []
     for i, it in enumerate(items):
@@ -114,7 +114,7 @@ def load_chunk(items: Sequence[Item], n_crops: int = 3, threads: int = 1) -> lis
         ecgs = read_wfdb_many([items[i].path for i in wfdb_idx], threads=threads)  # never raises per record
         for i, e in zip(wfdb_idx, ecgs):
             out[i] = Loaded(items[i], None, 0, _reason(e)) if isinstance(e, BaseException) else \
-                _preprocess(items[i], e, n_crops)
+                _preprocess(items[i], e, spec)
     for i, it in enumerate(items):
         if out[i] is not None:
             continue
@@ -123,7 +123,7 @@ def load_chunk(items: Sequence[Item], n_crops: int = 3, threads: int = 1) -> lis
         except Exception as exc:  # noqa: BLE001 -- a bad file is an error row, never a crash
             out[i] = Loaded(it, None, 0, _reason(exc))
             continue
-        out[i] = _preprocess(it, ecg, n_crops)
+        out[i] = _preprocess(it, ecg, spec)
     return out  # type: ignore[return-value]
 
 

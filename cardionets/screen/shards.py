@@ -46,6 +46,8 @@ import pyarrow.parquet as pq
 
 from ..errors import CardioNetsError, OutputInUse
 from .records import Loaded
+from .. import dsp
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,6 @@ def schema(phenotype_names: list[str], disease_names: list[str]) -> pa.Schema:
 def rows_table(loaded: list[Loaded], phen: np.ndarray | None, prob: np.ndarray | None, *, sch: pa.Schema,
                version: str, precision: str = "fp32", errors: list[str | None] | None = None) -> pa.Table:
     """One row per Loaded; ``phen``/``prob`` [N, P]/[N, D] (NaN rows for errors)."""
-    from .. import dsp
-
     n = len(loaded)
     err = [errors[i] if errors is not None and errors[i] else loaded[i].error for i in range(n)]
     cols: dict[str, list | np.ndarray] = {
@@ -310,8 +310,6 @@ class ShardStore:
         files = self.shard_files()
         if not files:
             raise CardioNetsError(f"{self.dir}: no committed shards")
-        import pandas as pd
-
         frames = []
         for f in files:
             try:

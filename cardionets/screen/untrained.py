@@ -12,16 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ..data.schema import PHENOTYPE_NAMES
+from ..train.tasks import DISEASE_NAMES
+from ..models import ClassificationHead, ECGEncoder, Predictor, RegressionHead, ecg_config
+from ..train.checkpoint import save_model
 
 
 def write_untrained_model(out: str | Path, size: str = "tiny", seed: int = 0, **overrides) -> Path:
     """Write ``out/phenotypes`` and ``out/diseases`` fine-tune runs (encoder preset ``size`` with config
     ``overrides``, e.g. width=32, depth=1 for fast tests); returns ``out``."""
-    from ..data.schema import PHENOTYPE_NAMES
-    from ..train.tasks import DISEASE_NAMES
-    from ..models import ClassificationHead, ECGEncoder, Predictor, RegressionHead, ecg_config
-    from ..train.checkpoint import save_model
-
     out = Path(out)
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..errors import CardioNetsError
+from ..run_record import read_run_info, write_run_config
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
@@ -134,54 +135,22 @@ def load_resume(directory: Path, *, model: torch.nn.Module, optimizer: torch.opt
 
 # -- run directory (the deliverable) ----------------------------------------------------------
 def save_model(run_dir: Path, state: dict[str, torch.Tensor], info: dict, name: str = "model") -> Path:
+    """Write the weights and the run record (``config.json``, :func:`cardionets.run_record.write_run_config`:
+    ``info`` plus versions, git commit, model version, preprocessing spec and parent runs)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_tensors(state, run_dir / f"{name}.safetensors")
-    (run_dir / "config.json").write_text(json.dumps(info, indent=1, default=str))
-    return run_dir / f"{name}.safetensors"
-
-
-def config_params_lower_bound(info: Any) -> float:
-    """Fewest parameters the model configs inside ``info`` can build: every transformer or MLP stack
-    (``width``/``depth``, ``decoder_width``/``decoder_depth``, ``head_width``/``head_depth``) has at
-    least 4 width^2 weights per block (attention; plus 2 x mlp_ratio x width^2 when a ratio is given),
-    every 3D conv level (``channels`` x ``res_blocks``) 27 x channels^2 per block. Never more than
-    the real count, so a config over the limit by this bound is over it for certain."""
-    total = 0.0
-    if isinstance(info, dict):
-        for w, d in (("width", "depth"), ("decoder_width", "decoder_depth"), ("head_width", "head_depth")):
-            width, depth = info.get(w), info.get(d)
-            if isinstance(width, (int, float)) and isinstance(depth, (int, float)) and width > 0 and depth > 0:
-                ratio = info.get("mlp_ratio") if w == "width" else None
-                per = 4.0 + (2.0 * ratio if isinstance(ratio, (int, float)) and ratio > 0 else 0.0)
-                total += per * float(depth) * float(width) ** 2
-        ch, blocks = info.get("channels"), info.get("res_blocks")
-        if isinstance(ch, list) and isinstance(blocks, (int, float)) and blocks > 0:
-            total += sum(27.0 * float(blocks) * float(c) ** 2 for c in ch if isinstance(c, (int, float)) and c > 0)
-        total += sum(config_params_lower_bound(v) for v in info.values() if isinstance(v, (dict, list)))
-    elif isinstance(info, list):
-        total += sum(config_params_lower_bound(v) for v in info if isinstance(v, (dict, list)))
-    return total
+    weights = run_dir / f"{name}.safetensors"
+    save_tensors(state, weights)
+    write_run_config(run_dir, info, weights)
+    return weights
 
 
 def load_run(run_dir: Path, name: str = "model") -> tuple[dict[str, torch.Tensor], dict]:
-    """(weights, config) of a run directory. The config's size is checked before anything is built
-    or loaded: the parameters it implies against ``limits.model_params`` (see cardionets/limits.py)."""
-    from .. import limits
-
+    """(weights, config) of a run directory. The config is read by :func:`cardionets.run_record.read_run_info`,
+    which checks its size and the parameters it implies against the limits (cardionets/limits.py)
+    before anything is built or loaded; :func:`cardionets.run_record.read_run` gives its typed view."""
     run_dir = Path(run_dir)
-    cfg = run_dir / "config.json"
-    if not cfg.exists():
-        raise CardioNetsError(f"{run_dir} is not a CardioNets run directory (no config.json)")
-    limits.check(cfg, "bytes", cfg.stat().st_size, "config_bytes")
-    try:
-        info = json.loads(cfg.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CardioNetsError(f"{cfg}: not valid JSON ({exc})") from None
-    if not isinstance(info, dict):
-        raise CardioNetsError(f"{cfg}: expected a JSON object, got {type(info).__name__}")
-    limits.check(cfg, "parameters its model configs imply (at least)", config_params_lower_bound(info),
-                 "model_params")
+    info = read_run_info(run_dir)
     weights = run_dir / f"{name}.safetensors"
     try:
         return load_tensors(weights), info

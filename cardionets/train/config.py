@@ -15,6 +15,7 @@ import yaml
 
 from ..device.spec import PRECISIONS, parse_device_spec
 from ..errors import InputError
+from ..preprocess import DEFAULT_SPEC, PreprocessSpec
 
 STAGES = ("pretrain_cmr", "pretrain_ecg", "align", "finetune")
 SIZES = ("tiny", "base")
@@ -80,7 +81,9 @@ class TrainConfig:
     precision: str = "auto"
     patience: int = 0  # early stopping: epochs without a better validation loss (0 = off)
     num_workers: int = 0
-    eval_crops: int = 3  # test-time crops per ECG at evaluation (averaged)
+    # how ECGs become model input (filter, rate, crops; preprocess.n_crops: test-time crops, averaged).
+    # The legacy key eval_crops sets preprocess.n_crops.
+    preprocess: PreprocessSpec = DEFAULT_SPEC
     cohort_dir: str | None = None
     out_dir: str = "runs/train"
     log_every: int = 10  # steps between CSV log rows
@@ -109,8 +112,15 @@ class TrainConfig:
             raise InputError("batch_size must be at least 2")
         return self
 
+    @property
+    def eval_crops(self) -> int:
+        """Test-time crops per ECG (``preprocess.n_crops``)."""
+        return self.preprocess.n_crops
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["preprocess"] = self.preprocess.to_dict()
+        return d
 
 
 def check_device_precision(device: str, precision: str) -> None:
@@ -148,10 +158,16 @@ def _coerce(value: Any, typ: Any) -> Any:
 def _merge(obj: Any, data: dict, where: str) -> None:
     known = {f.name: f for f in fields(obj)}
     for key, value in data.items():
+        if key == "eval_crops" and "preprocess" in known:  # legacy spelling of preprocess.n_crops
+            key, value = "preprocess", {"n_crops": value}
         if key not in known:
             raise InputError(f"{where}: unknown config key {key!r}; known: {', '.join(known)}")
         cur = getattr(obj, key)
-        if dataclasses.is_dataclass(cur):
+        if isinstance(cur, PreprocessSpec):  # frozen: a validated copy with the changes
+            if not isinstance(value, dict):
+                raise InputError(f"{where}: {key} must be a mapping")
+            setattr(obj, key, PreprocessSpec.from_dict({**cur.to_dict(), **value}, f"{where}.{key}"))
+        elif dataclasses.is_dataclass(cur):
             if not isinstance(value, dict):
                 raise InputError(f"{where}: {key} must be a mapping")
             _merge(cur, value, f"{where}.{key}")

@@ -34,6 +34,7 @@ import torch
 from ..device.policy import DevicePolicy, runtime_record
 from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError
+from ..optional import require
 from ..ops.dispatch import backend_usage, usage_since
 from ..progress import beat
 from . import distributed as D
@@ -41,6 +42,7 @@ from .checkpoint import load_resume, load_tensors, rng_state, save_model, save_r
 from .config import TrainConfig
 from .data import GlobalBatchSampler, IndexedItems, SeededItems, collate, shard_indices
 from .schedule import EMA, lr_at
+from tqdm import tqdm
 
 log = logging.getLogger("cardionets.train")
 
@@ -245,11 +247,8 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
     eval_log = _CSVLog(run_dir / "eval_log.csv", loop["epoch"] if resumed else -1, key="epoch") if d.main else None
     tb = None
     if cfg.tensorboard and d.main:
-        try:
-            from torch.utils.tensorboard import SummaryWriter  # lazy: optional dependency
-        except ImportError as exc:
-            raise CardioNetsError("tensorboard logging needs the tensorboard package (pip install tensorboard)") from exc
-        tb = SummaryWriter(str(run_dir / "tb"))
+        require("tensorboard", "tensorboard logging")
+        tb = require("torch.utils.tensorboard").SummaryWriter(str(run_dir / "tb"))
 
     def checkpoint() -> None:
         rngs = D.all_gather_objects(rng_state(policy.device))
@@ -406,6 +405,4 @@ class _EMAWeights:
 def _progress(cfg: TrainConfig, d: D.DistInfo, total: int, desc: str):
     if not (cfg.progress and d.main):
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)

@@ -3,6 +3,7 @@ Full statistics with confidence intervals live in :mod:`cardionets.eval`."""
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 
 def r2_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -23,8 +24,6 @@ def r2_per_column(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC over finite labels (NaN when only one class is present)."""
-    from sklearn.metrics import roc_auc_score
-
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(y) & np.isfinite(score)
     if ok.sum() < 2 or len(np.unique(y[ok])) < 2:

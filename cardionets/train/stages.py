@@ -21,6 +21,7 @@ from .config import TrainConfig, load_config
 from .data import Subset
 from .loop import FitResult, evaluate, fit
 from .tasks import FinetuneTask, make_task, target_column, task_kind
+from ..data import Cohort
 
 
 @dataclass
@@ -41,10 +42,8 @@ def cohort_datasets(cfg: TrainConfig, modality: str) -> tuple[Any, Any, Any]:
     ``modality``: ``paired`` (ECG + CMR), ``ecg`` or ``cmr`` -- load only what the stage uses."""
     if not cfg.cohort_dir:
         raise InputError("no cohort: set cohort_dir (a directory written by `cardionets cohort`) or pass datasets")
-    from ..data import Cohort
-
     cohort = Cohort(cfg.cohort_dir)
-    kw: dict[str, Any] = {"n_crops": cfg.eval_crops}
+    kw: dict[str, Any] = {"spec": cfg.preprocess}
     if modality in ("paired", "cmr"):
         kw["cmr_cache"] = True
     if cfg.stage == "align":                  # iterates ECGs, but every subject needs its cine too

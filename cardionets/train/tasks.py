@@ -20,6 +20,8 @@ from ..data.schema import DISEASES
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError, InputError
+from ..preprocess import PreprocessSpec
+from ..run_record import read_run
 from ..models import (CMREncoder, ECGEncoder, ECGMaskedAutoencoder, CMRMaskedAutoencoder, ClassificationHead,
                       Predictor, ProjectionHead, RegressionHead, classification_loss, cmr_config, cmr_mae_config,
                       ecg_config, masked_mse, probabilities, stmem_config)
@@ -29,6 +31,10 @@ from .config import TrainConfig
 from .data import IndexedItems, SeededItems, Subset, collate, shard_indices
 from .loop import Task
 from .metrics import auc, r2_per_column
+from ..data import CMRDataset, PHENOTYPE_NAMES
+from ..models import CMREncoderConfig
+from ..ops.weighted_infonce import weighted_infonce
+from sklearn.decomposition import PCA
 
 DISEASE_NAMES = DISEASES  # the screening targets (one home: cardionets.data.schema)
 
@@ -44,13 +50,19 @@ def _first_crop(ecg: torch.Tensor) -> torch.Tensor:
     return ecg[:, 0] if ecg.dim() == 4 else ecg  # eval items carry [n_crops, 12, T]
 
 
-def load_encoder_from(run_dir: str, expect_stage: str | tuple[str, ...], encoder: torch.nn.Module) -> dict:
-    """Copy the ``encoder.*`` weights of a run into ``encoder``; checks the stage and the architecture."""
+def load_encoder_from(run_dir: str, expect_stage: str | tuple[str, ...], encoder: torch.nn.Module,
+                      spec: PreprocessSpec | None = None) -> dict:
+    """Copy the ``encoder.*`` weights of a run into ``encoder``; checks the stage, the architecture
+    and, for an ECG encoder (``spec`` given), that the parent run preprocessed its ECGs the same way
+    (evaluation crop counts may differ)."""
     state, info = load_run(run_dir)
-    stage = info.get("config", {}).get("stage")
+    record = read_run(run_dir)
     stages = (expect_stage,) if isinstance(expect_stage, str) else expect_stage
-    if stage not in stages:
-        raise InputError(f"{run_dir} is a {stage!r} run; expected {' or '.join(stages)}")
+    if record.stage not in stages:
+        raise InputError(f"{run_dir} is a {record.stage!r} run; expected {' or '.join(stages)}")
+    if spec is not None and record.preprocess.with_(n_crops=spec.n_crops) != spec:
+        raise InputError(f"{run_dir} was trained on ECGs preprocessed as {record.preprocess.describe()}; this run "
+                         f"preprocesses as {spec.describe()} (set preprocess: in the config to match)")
     enc = sub_state(state, "encoder")
     missing, unexpected = encoder.load_state_dict(enc, strict=False)
     if missing or unexpected:
@@ -95,12 +107,17 @@ class CMRPretrainTask(Task):
         return {"kind": "cmr_mae", "cmr_encoder": asdict(self.model.cfg.encoder), "mae": asdict(self.model.cfg)}
 
 
+def _ecg_overrides(cfg: TrainConfig) -> dict:
+    """The ECG encoder's config overrides: the crop length of the preprocessing spec, then ``cfg.encoder``."""
+    return {"seq_len": cfg.preprocess.crop_len, **cfg.encoder}
+
+
 class ECGPretrainTask(Task):
     name = "pretrain_ecg"
 
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
         self.cfg = cfg
-        mc = stmem_config(cfg.size, encoder_overrides=cfg.encoder, mask_ratio=cfg.mae.mask_ratio,
+        mc = stmem_config(cfg.size, encoder_overrides=_ecg_overrides(cfg), mask_ratio=cfg.mae.mask_ratio,
                           norm_patch_loss=cfg.mae.norm_loss, **_decoder_overrides(cfg))
         self.model = ECGMaskedAutoencoder(mc)
 
@@ -168,8 +185,6 @@ def cmr_view(ds):
     align loop iterates, so training batches do not carry cines) gets a CMR dataset beside it."""
     if getattr(ds, "uses_cmr", True) or getattr(ds, "cohort", None) is None:
         return ds
-    from ..data import CMRDataset
-
     return CMRDataset(ds.cohort, ds.indices, mode="eval", scaler=ds.scaler, cmr_cache=True)
 
 
@@ -184,15 +199,11 @@ class AlignTask(Task):
     name = "align"
 
     def setup(self, cfg: TrainConfig, train_set, val_set) -> None:
-        from sklearn.decomposition import PCA
-
         self.cfg = cfg
         a = cfg.align
         _, cmr_info = load_run(a.cmr_from)
         if cmr_info.get("config", {}).get("stage") != "pretrain_cmr":
             raise InputError(f"align.cmr_from={a.cmr_from} is not a pretrain_cmr run")
-        from ..models import CMREncoderConfig
-
         self.cmr_cfg = CMREncoderConfig(**cmr_info["cmr_encoder"])
         cmr = CMREncoder(self.cmr_cfg)
         load_encoder_from(a.cmr_from, "pretrain_cmr", cmr)
@@ -225,9 +236,9 @@ class AlignTask(Task):
                 f"(median pairwise distance {self.sigma_scale}), so the phenotype weights are undefined; "
                 "check that the cohort's cines differ between subjects (e.g. not one file copied for all)")
         self.sigma = a.sigma * self.sigma_scale
-        ecg = ECGEncoder(ecg_config(cfg.size, **cfg.encoder))
+        ecg = ECGEncoder(ecg_config(cfg.size, **_ecg_overrides(cfg)))
         if a.ecg_init_from:
-            load_encoder_from(a.ecg_init_from, "pretrain_ecg", ecg)
+            load_encoder_from(a.ecg_init_from, "pretrain_ecg", ecg, cfg.preprocess)
         self.model = AlignModel(ecg, self.cmr_cfg.width, a.cmr_projector, a.proj_hidden)
 
     def phi(self, cls: torch.Tensor) -> torch.Tensor:
@@ -244,8 +255,6 @@ class AlignTask(Task):
             setattr(self, name, policy.to(getattr(self, name)))
 
     def loss(self, z_e, z_c, phi):
-        from ..ops.weighted_infonce import weighted_infonce
-
         return weighted_infonce(z_e.float(), z_c.float(), phi, sigma=self.sigma, tau=self.cfg.align.tau)
 
     def train_loss(self, model, batch):
@@ -350,10 +359,10 @@ class FinetuneTask(Task):
         if self.modality == "cmr":
             encoder = CMREncoder(cmr_config(cfg.size, **cfg.encoder))
         else:
-            encoder = ECGEncoder(ecg_config(cfg.size, **cfg.encoder))
+            encoder = ECGEncoder(ecg_config(cfg.size, **_ecg_overrides(cfg)))
         expect = {"ssl": "pretrain_ecg", "cardionets": "align", "phen_sup": "finetune", "cmr_ref": "pretrain_cmr"}
         if f.init != "scratch":
-            load_encoder_from(f.init_from, expect[f.init], encoder)
+            load_encoder_from(f.init_from, expect[f.init], encoder, cfg.preprocess if self.modality == "ecg" else None)
         head_cls = RegressionHead if self.kind == "regression" else ClassificationHead
         self.model = Predictor(encoder, head_cls(encoder.width, n_out, f.head_dropout), self.modality, self.kind)
         self.pos_weight = None
@@ -365,8 +374,6 @@ class FinetuneTask(Task):
         scaler = dataset_attr(train_set, "scaler")  # cardionets.data.PhenotypeScaler (fitted on train)
         self.phenotype_names = dataset_attr(train_set, "phenotype_names")
         if self.phenotype_names is None and self.kind == "regression" and n_out == 82:
-            from ..data import PHENOTYPE_NAMES
-
             self.phenotype_names = list(PHENOTYPE_NAMES)
         self.phenotype_mean = getattr(scaler, "mean", dataset_attr(train_set, "phenotype_mean"))
         self.phenotype_std = getattr(scaler, "std", dataset_attr(train_set, "phenotype_std"))

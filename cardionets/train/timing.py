@@ -17,13 +17,12 @@ import torch
 
 from ..device.policy import DevicePolicy
 from ..device.spec import add_device_argument
+from ..preprocess import DEFAULT_SPEC, N_LEADS
+from ..models import ECGEncoder, cmr_vit_base_patch16, cmr_vit_tiny_patch16, ecg_config, ecg_vit_base_patch75, mae_cmr_vit_tiny_patch16, stmem_vit_tiny_patch75
 
 
 def _models():
-    from ..models import (ECGEncoder, cmr_vit_base_patch16, cmr_vit_tiny_patch16, ecg_config, ecg_vit_base_patch75,
-                          mae_cmr_vit_tiny_patch16, stmem_vit_tiny_patch75)
-
-    ecg = lambda b: torch.randn(b, 12, 2250)  # noqa: E731
+    ecg = lambda b: torch.randn(b, N_LEADS, DEFAULT_SPEC.crop_len)  # noqa: E731
     cmr = lambda b: torch.rand(b, 50, 96, 96) * 2 - 1  # noqa: E731
     return {
         "ecg_tiny": (lambda: ECGEncoder(ecg_config("tiny")), ecg),

@@ -4,12 +4,12 @@
 //
 // 1. read the record with the native WFDB reader (cardionets/wfdb.h), leads put in the standard
 //    order (cardionets::dsp::kStandardLeads: I, II, III, aVR, aVL, aVF, V1-V6) by name;
-// 2. preprocess with the C++ DSP library (cardionets/dsp.h, its PreprocessConfig defaults are the
-//    preprocessing spec): 250 Hz, 0.67-40 Hz zero-phase Butterworth, evaluation crops of 2250
-//    samples, standardised, quality flags. The package takes a fixed number of crops (n_crops in
-//    MODEL.pt2.json, written by the exporter; --n-crops must agree): a record exactly 9 s long
-//    gives one crop, which is repeated (the model averages over crops, so this is the one-crop
-//    evaluation); a shorter one is refused (too_short);
+// 2. preprocess with the C++ DSP library (cardionets/dsp.h) as the model's preprocessing spec says:
+//    MODEL.pt2.preprocess.txt, written by the exporter (by default 250 Hz, 0.67-40 Hz order-5
+//    zero-phase Butterworth, 3 evaluation crops of 2250 samples, each standardised), plus quality
+//    flags. The package takes a fixed number of crops (--n-crops, when given, must agree): a
+//    record exactly one crop long gives one crop, which is repeated (the model averages over
+//    crops, so this is the one-crop evaluation); a shorter one is refused (too_short);
 // 3. run the AOTInductor package (`cardionets export --format aoti`) through libtorch's
 //    torch::inductor::AOTIModelPackageLoader;
 // 4. print one JSON object: record, quality flags, phenotypes {name: value}, probabilities {name: p}.
@@ -25,8 +25,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -65,24 +65,46 @@ std::vector<float> standard_leads(const cardionets::wfdb::Record& rec, const std
   return x;
 }
 
-// n_crops of the package's JSON sidecar (MODEL.pt2.json), or -1 when the sidecar or the key is
-// missing. A small scan, not a JSON parser: the exporter writes `"n_crops": 3`.
-int64_t sidecar_crops(const std::string& pkg) {
-  std::ifstream in(pkg + ".json");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t key = text.find("\"n_crops\"");
-  if (key == std::string::npos) return -1;
-  size_t i = text.find(':', key);
-  if (i == std::string::npos) return -1;
-  ++i;
-  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  int64_t v = 0;
-  bool digits = false;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && v < 1000) {
-    v = v * 10 + (text[i++] - '0');
-    digits = true;
+// The preprocessing spec the package was exported for: MODEL.pt2.preprocess.txt, written by the
+// exporter from cardionets.preprocess.PreprocessSpec ("key value" lines: fs, highpass_hz,
+// lowpass_hz, order, crop_len, n_crops, standardize, leads). Every field is required, so the
+// values the model was trained with are the values used here (no second copy in this program).
+cardionets::dsp::PreprocessConfig read_spec(const std::string& pkg) {
+  const std::string file = pkg + ".preprocess.txt";
+  std::ifstream in(file);
+  if (!in) throw cardionets::Error(file + ": missing (export the model again with `cardionets export --format aoti`)");
+  cardionets::dsp::PreprocessConfig cfg;
+  std::string line;
+  std::vector<std::string> seen;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string key;
+    if (!(ls >> key)) continue;
+    seen.push_back(key);
+    bool ok = true;
+    if (key == "fs") ok = static_cast<bool>(ls >> cfg.fs_out);
+    else if (key == "highpass_hz") ok = static_cast<bool>(ls >> cfg.highpass_hz);
+    else if (key == "lowpass_hz") ok = static_cast<bool>(ls >> cfg.lowpass_hz);
+    else if (key == "order") ok = static_cast<bool>(ls >> cfg.order);
+    else if (key == "crop_len") ok = static_cast<bool>(ls >> cfg.crop_len);
+    else if (key == "n_crops") ok = static_cast<bool>(ls >> cfg.n_crops);
+    else if (key == "standardize") {
+      std::string mode;
+      ok = static_cast<bool>(ls >> mode) && (mode == "crop" || mode == "lead");
+      cfg.per_lead = mode == "lead";
+    } else if (key == "leads") {
+      for (const char* lead : cardionets::dsp::kStandardLeads) {
+        std::string name;
+        ok = ok && static_cast<bool>(ls >> name) && name == lead;
+      }
+    }
+    if (!ok) throw cardionets::Error(file + ": bad value in line '" + line + "'");
   }
-  return digits && v >= 1 && v < 1000 ? v : -1;
+  for (const char* key : {"fs", "highpass_hz", "lowpass_hz", "order", "crop_len", "n_crops", "standardize", "leads"})
+    if (std::find(seen.begin(), seen.end(), key) == seen.end()) throw cardionets::Error(file + ": no " + key);
+  if (cfg.crop_len < 1 || cfg.n_crops < 1 || cfg.n_crops > 64 || cfg.order < 1 || cfg.order > 12)
+    throw cardionets::Error(file + ": crop_len, n_crops or order out of range");
+  return cfg;
 }
 
 int64_t parse_crops(const char* s) {
@@ -124,15 +146,13 @@ int main(int argc, char** argv) {
       if (std::string(argv[3]) != "--n-crops") throw cardionets::Error(std::string("unknown option ") + argv[3]);
       cli_crops = parse_crops(argv[4]);
     }
-    const int64_t model_crops = sidecar_crops(pkg);
-    if (model_crops > 0 && cli_crops > 0 && model_crops != cli_crops)
-      throw cardionets::Error(pkg + " takes " + std::to_string(model_crops) + " crops (" + pkg +
-                              ".json), not --n-crops " + std::to_string(cli_crops));
-    const int64_t n_crops = model_crops > 0 ? model_crops : (cli_crops > 0 ? cli_crops : 3);
+    const cardionets::dsp::PreprocessConfig cfg = read_spec(pkg);
+    const int64_t n_crops = cfg.n_crops;
+    if (cli_crops > 0 && cli_crops != n_crops)
+      throw cardionets::Error(pkg + " takes " + std::to_string(n_crops) + " crops (" + pkg +
+                              ".preprocess.txt), not --n-crops " + std::to_string(cli_crops));
     const auto rec = cardionets::wfdb::read_record(hea);
     const auto x = standard_leads(rec, hea);
-    cardionets::dsp::PreprocessConfig cfg;
-    cfg.n_crops = n_crops;
     const cardionets::dsp::Preprocessor pre(rec.header.fs, cfg);
     // Exactly n_crops crops, whatever the record's length (run_fixed_crops never writes past them).
     std::vector<float> crops(static_cast<size_t>(n_crops * 12 * cfg.crop_len));

@@ -17,7 +17,7 @@ import torch
 
 from cardionets.errors import BackendUnavailable, CardioNetsError
 from cardionets.screen import load_screen_model
-from cardionets.screen.model import reference_outputs
+from cardionets.export.reference import reference_outputs
 
 MICRO = dict(width=32, depth=1, heads=2)
 HOST = torch.device("cpu")
@@ -213,7 +213,7 @@ def test_without_tensorrt_or_gpu_the_errors_say_what_is_missing(model_dir, tmp_p
 
     model = load_screen_model(model_dir)
     monkeypatch.setitem(sys.modules, "tensorrt", None)
-    with pytest.raises(BackendUnavailable, match="TensorRT is not installed"):
+    with pytest.raises(BackendUnavailable, match=r"needs tensorrt.*cardionets\[gpu\]"):
         load_engine(_engine(tmp_path, model), HOST)
     monkeypatch.setitem(sys.modules, "tensorrt", FakeTensorRT(model))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from cardionets.screen import load_screen_model
-from cardionets.screen.model import reference_outputs
+from cardionets.export.reference import reference_outputs
 
 
 def test_aoti_package_matches_pytorch(export_model_dir, real_batch, tmp_path):

@@ -4,9 +4,10 @@ builds and runs against it (reads a real WFDB record, preprocesses it, reports t
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
+
+import cardionets
 
 CONSUMER_CMAKE = """
 cmake_minimum_required(VERSION 3.18)
@@ -46,9 +47,10 @@ def test_installed_package_builds_a_consumer(cpp_build, tmp_path, real_data, rep
     assert (cfg.parent / "cardionetsConfigVersion.cmake").exists()
     assert "find_dependency(Threads)" in cfg.read_text()
     assert (prefix / "include" / "cardionets" / "cardionets.h").exists()
-    version = re.search(r"project\(cardionets LANGUAGES CXX VERSION ([0-9.]+)\)",
-                        (repo_root / "CMakeLists.txt").read_text()).group(1)
-    assert f'version = "{version}"' in (repo_root / "pyproject.toml").read_text()
+    # one home for the version: cardionets.__version__ (pyproject and CMakeLists.txt read it)
+    version = cardionets.__version__
+    assert f'set(PACKAGE_VERSION "{version}")' in (cfg.parent / "cardionetsConfigVersion.cmake").read_text()
+    assert 'dynamic = ["version"]' in (repo_root / "pyproject.toml").read_text()
 
     src = tmp_path / "consumer"
     src.mkdir()
@@ -72,13 +74,19 @@ def test_installed_package_builds_a_consumer(cpp_build, tmp_path, real_data, rep
 
 
 def test_spec_constants_agree_with_python():
-    """The C++ preprocessing spec (cardionets/dsp.h PreprocessConfig defaults, kStandardLeads) and the
-    Python one (cardionets.dsp, cardionets.io.STANDARD_LEADS) are the same."""
+    """The C++ preprocessing defaults (cardionets/dsp.h PreprocessConfig, kStandardLeads) are the
+    Python spec's (cardionets.preprocess.DEFAULT_SPEC), and dsp.native_config carries every field."""
     import cardionets._C as C
     from cardionets import dsp
-    from cardionets.io import STANDARD_LEADS
+    from cardionets.preprocess import DEFAULT_SPEC, STANDARD_LEADS
 
-    cfg = C.PreprocessConfig()
-    assert (cfg.fs_out, cfg.crop_len, cfg.n_crops) == (dsp.FS_OUT, dsp.CROP_LEN, 3)
-    assert (cfg.highpass_hz, cfg.lowpass_hz, cfg.order) == (0.67, 40.0, 5)
-    assert tuple(C.dsp_standard_leads()) == tuple(STANDARD_LEADS)
+    s = DEFAULT_SPEC
+    for cfg in (C.PreprocessConfig(), dsp.native_config(s)):
+        assert (cfg.fs_out, cfg.crop_len, cfg.n_crops) == (s.fs, s.crop_len, s.n_crops)
+        assert (cfg.highpass_hz, cfg.lowpass_hz, cfg.order, cfg.per_lead) == (s.highpass_hz, s.lowpass_hz, s.order,
+                                                                             s.per_lead)
+    assert tuple(C.dsp_standard_leads()) == STANDARD_LEADS == s.leads
+    other = dsp.native_config(s.with_(fs=200.0, highpass_hz=0.5, lowpass_hz=35.0, order=4, crop_len=1800,
+                                      n_crops=2, standardize="lead"))
+    assert (other.fs_out, other.highpass_hz, other.lowpass_hz, other.order, other.crop_len, other.n_crops,
+            other.per_lead) == (200.0, 0.5, 35.0, 4, 1800, 2, True)

@@ -18,7 +18,7 @@ import pytest
 
 from cardionets.errors import CardioNetsError, OutputInUse
 from cardionets.screen import ShardStore, load_screen_model, screen
-from cardionets.screen.model import reference_outputs
+from cardionets.export.reference import reference_outputs
 
 
 def _cohort_copy(screen_cohort: Path, dst: Path, n: int = 8) -> Path:

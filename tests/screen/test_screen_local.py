@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cardionets.screen import expand_inputs, load_screen_model, screen
-from cardionets.screen.model import reference_outputs
+from cardionets.export.reference import reference_outputs
 
 
 def _rows(out):

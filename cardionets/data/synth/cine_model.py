@@ -54,6 +54,8 @@ from scipy.ndimage import distance_transform_edt
 
 from . import cine_surroundings
 from .diseases import DiseaseState
+from scipy.interpolate import PchipInterpolator
+from scipy.ndimage import gaussian_filter
 
 N_FRAMES = 50
 SIZE = 96
@@ -81,8 +83,6 @@ class CineInfo:
 
 
 def _pchip_cycle(knots_x, knots_y, phase: np.ndarray) -> np.ndarray:
-    from scipy.interpolate import PchipInterpolator
-
     return PchipInterpolator(np.asarray(knots_x), np.asarray(knots_y))(phase)
 
 
@@ -199,8 +199,6 @@ def _smooth_noise(rng: np.random.Generator, size: int, sigma: float) -> np.ndarr
         cy, sy = np.cos(np.outer(k[0], r)), np.sin(np.outer(k[0], r))
         f = (cy.T @ cx - sy.T @ sx).astype(_F)                       # sum_k cos(ky y + kx x + phase)
     else:
-        from scipy.ndimage import gaussian_filter
-
         f = gaussian_filter(rng.standard_normal((size, size)).astype(_F), sigma)
     return (f - f.mean()) / (f.std() + 1e-6)
 

@@ -42,8 +42,8 @@ from .anatomy import Anatomy
 from .diseases import DiseaseState
 from .rhythm import Beats, beat_sequence
 from .subjects import Subject
+from scipy.signal import lfilter
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 FS = 500
 DURATION = 10.0
 
@@ -224,7 +224,7 @@ def heart_vector_waves(s: Subject, d: DiseaseState, ph: dict[str, float], hr: fl
 
 def simulate_ecg(s: Subject, d: DiseaseState, ph: dict[str, float], hr: float, anatomy: Anatomy,
                  rng: np.random.Generator, fs: int = FS, duration: float = DURATION) -> np.ndarray:
-    """float32 [12, fs*duration] in mV, leads in :data:`LEADS` order."""
+    """float32 [12, fs*duration] in mV, leads in the standard order (:data:`cardionets.preprocess.STANDARD_LEADS`)."""
     n = int(round(fs * duration))
     t = np.arange(n) / fs
     beats = beat_sequence(hr, s.age, d, rng, duration)
@@ -284,8 +284,6 @@ def _noise(rng: np.random.Generator, n: int, fs: int, t: np.ndarray) -> np.ndarr
     """Baseline wander (respiration/motion), mains hum, muscle noise on the 8 recorded leads (I, II,
     V1-V6); [8, n] mV. Levels: the real fixtures' median noise above 40 Hz is ~7 uV RMS and their
     median baseline wander (1-99% range below 0.5 Hz) ~0.14 mV."""
-    from scipy.signal import lfilter
-
     out = np.zeros((8, n))
     bw_amp = float(np.exp(rng.normal(np.log(0.08), 0.6)))
     f = rng.uniform(0.15, 0.35)

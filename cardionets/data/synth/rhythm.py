@@ -28,6 +28,7 @@ import numpy as np
 
 from .diseases import DiseaseState
 from .subjects import Subject
+from datetime import timedelta
 
 
 def sample_rhythm(s: Subject, d: DiseaseState, rng: np.random.Generator) -> None:
@@ -46,8 +47,6 @@ def sample_rhythm(s: Subject, d: DiseaseState, rng: np.random.Generator) -> None
     d.lafb = bool(not d.lbbb and rng.random() < 0.015 * np.exp(0.03 * age))
     d.st_t_nonspecific = bool(rng.random() < 0.08 * np.exp(0.04 * age))
     if d.af and not any(code.startswith("I48") for code, _ in d.diagnoses):
-        from datetime import timedelta
-
         d.diagnoses.append(("I48.9", s.imaging_date - timedelta(days=int(rng.integers(0, 3000)))))
 
 

@@ -27,14 +27,23 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ...preprocess import STANDARD_LEADS
 from ...progress import beat
 from ..schema import DISEASES
 from .anatomy import sample_anatomy
 from .diseases import PRESETS, DiseaseState, sample_diseases, sample_pericarditis
-from .ecg_model import FS, LEADS, simulate_ecg
+from .ecg_model import FS, simulate_ecg
 from .phenotypes import generate_phenotypes, heart_rate_at_imaging
 from .rhythm import sample_rhythm
 from .subjects import Subject, sample_subject
+from .cine_model import render_cine
+import ctypes
+import ctypes.util
+import pandas as pd
+import shutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
 
 # 2: anatomical 4-chamber cine renderer (profile tables, crescent RV, valves)
 # 3: the NIfTI affine states the display orientation
@@ -86,7 +95,7 @@ def write_wfdb(path_stem: Path, signal_mv: np.ndarray, fs: int, comments: list[s
     checks = [int(((int(c.astype(np.int64).sum()) + 32768) % 65536) - 32768) for c in counts]  # 16-bit checksum
     lines = [f"{name} {n_sig} {fs} {n}"]
     for k in range(n_sig):
-        lines.append(f"{name}.dat 16 1000(0)/mV 16 0 {int(counts[k, 0])} {checks[k]} 0 {LEADS[k]}")
+        lines.append(f"{name}.dat 16 1000(0)/mV 16 0 {int(counts[k, 0])} {checks[k]} 0 {STANDARD_LEADS[k]}")
     lines += [f"# {c}" for c in comments]
     (path_stem.parent / f"{name}.hea").write_text("\n".join(lines) + "\n")
 
@@ -111,9 +120,6 @@ def _tune_malloc() -> None:
     and frees ~2 MB arrays thousands of times, and with the default thresholds each one is a fresh
     mmap + page faults (measured: 27 ms of system time per subject, 1.3 ms with these settings).
     No-op where mallopt is unavailable."""
-    import ctypes
-    import ctypes.util
-
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(-3, 64 << 20)     # M_MMAP_THRESHOLD: serve <64 MB from the heap
@@ -124,8 +130,6 @@ def _tune_malloc() -> None:
 
 def render_subject(args: tuple[int, int, str, str]) -> dict:
     """Worker: draw subject ``index`` and write its ECG and cine; returns its table rows."""
-    from .cine_model import render_cine
-
     index, seed, preset, out = args
     out_dir = Path(out)
     s, d, ph = draw_subject(index, seed, preset)
@@ -155,16 +159,12 @@ def render_subject(args: tuple[int, int, str, str]) -> dict:
 def write_cohort(out: str | Path, n: int, seed: int = 0, preset: str = "ukb", workers: int | None = None,
                  progress: bool = True) -> Path:
     """Generate ``n`` subjects into ``out`` (see the module docstring for the layout)."""
-    import pandas as pd
-
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
     out = Path(out)
     if (out / "cache").is_dir():                 # caches of a previous cohort in this directory
-        import shutil
-
         shutil.rmtree(out / "cache")
     (out / "ecg").mkdir(parents=True, exist_ok=True)
     (out / "cmr").mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,6 @@ def write_cohort(out: str | Path, n: int, seed: int = 0, preset: str = "ukb", wo
     import scipy.ndimage  # noqa: F401
     import scipy.signal  # noqa: F401
 
-    from . import cine_model  # noqa: F401
     if workers > 1 and n > 4:
         import multiprocessing as mp
 
@@ -206,9 +205,6 @@ def write_cohort(out: str | Path, n: int, seed: int = 0, preset: str = "ukb", wo
 def _to_parquet_with_info(df, path: Path, info: dict) -> None:
     """Parquet with the cohort's generator and version in the schema metadata (key
     ``cardionets.cohort``), so the manifest itself says which cohort it belongs to."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[b"cardionets.cohort"] = json.dumps(info).encode()
@@ -217,8 +213,6 @@ def _to_parquet_with_info(df, path: Path, info: dict) -> None:
 
 def _progress(it, total: int, enabled: bool):
     if enabled:
-        from tqdm import tqdm
-
         it = tqdm(it, total=total, desc="synth", unit="subject")
     for i, row in enumerate(it):
         beat("synth", i + 1, total, "subjects")

@@ -21,7 +21,7 @@
 namespace cardionets::dsp {
 
 // The lead order of every model input (ST-MEM): I, II, III, aVR, aVL, aVF, V1-V6. Python:
-// cardionets.io.STANDARD_LEADS (tests/native/test_spec.py keeps the two equal).
+// cardionets.io.STANDARD_LEADS (tests/native/test_cmake_package.py keeps the two equal).
 inline constexpr const char* kStandardLeads[12] = {"I",  "II", "III", "aVR", "aVL", "aVF",
                                                    "V1", "V2", "V3",  "V4",  "V5",  "V6"};
 

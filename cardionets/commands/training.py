@@ -1,4 +1,8 @@
-"""Shared command-line plumbing of the four training commands (``cardionets pretrain-cmr`` etc.)."""
+"""Shared command-line plumbing of the four training commands (``cardionets pretrain-cmr`` etc.).
+
+Not a command itself (it is not in cardionets.cli.COMMAND_MODULES). Like every command module it
+imports the training library inside the functions that run a command, so ``cardionets --help``
+never imports torch."""
 from __future__ import annotations
 
 import argparse
@@ -47,7 +51,7 @@ def add_common(p: argparse.ArgumentParser, stage: str) -> None:
 
 
 def build_config(args: argparse.Namespace, stage: str, extra: dict | None = None):
-    from .config import load_config
+    from ..train.config import load_config
 
     over: dict = {}
     for flag, key in (("cohort", "cohort_dir"), ("out", "out_dir"), ("epochs", "epochs"), ("batch_size", "batch_size"),
@@ -66,7 +70,7 @@ def build_config(args: argparse.Namespace, stage: str, extra: dict | None = None
 
 
 def run_stage_command(args: argparse.Namespace, stage: str, extra: dict | None = None) -> int:
-    from .config import save_config
+    from ..train.config import save_config
 
     cfg = build_config(args, stage, extra)
     if args.print_config:
@@ -76,13 +80,13 @@ def run_stage_command(args: argparse.Namespace, stage: str, extra: dict | None =
         return 0
     from pathlib import Path
 
-    from .stages import run_stage
+    from ..train.stages import run_stage
 
     cfg.validate()
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     save_config(cfg, Path(cfg.out_dir) / "train_config.yaml")
     out = run_stage(cfg, resume="never" if args.restart else "auto")
-    from . import distributed as D
+    from ..train import distributed as D
 
     if D.info().main:
         s = out.summary()
