@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -36,6 +37,7 @@ from .. import dsp
 from ..errors import InputError
 from ..io.cmr import read_cmr
 from ..preprocess import DEFAULT_SPEC, PreprocessSpec
+from ..progress import beat
 from .ecg_cache import ECGCache, build_ecg_cache, cache_key, file_stamp
 from .labels import disease_labels, negative_sample
 from .manifest import Manifest, load_manifest
@@ -208,8 +210,12 @@ def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(paths), 50, 96, 96))
         it = tqdm(range(len(paths)), desc="cmr cache", unit="cine", disable=not progress)
         usable = cohort.usable("cmr")
-        for i in it:
-            arr[i] = read_cohort_cmr(cohort, i).astype(np.float16) if usable[i] else np.nan
+        # One BLAS thread: each cine's resampling is a few 96 x 96 products, where a second OpenBLAS
+        # thread only spins (measured 5x the CPU time of one thread, docs/demo.md).
+        with threadpool_limits(1):
+            for i in it:
+                arr[i] = read_cohort_cmr(cohort, i).astype(np.float16) if usable[i] else np.nan
+                beat("cine cache", i + 1, len(paths), "cines read and normalised")
         arr.flush()
         del arr
         Path(tmp).replace(npy)

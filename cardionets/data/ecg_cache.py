@@ -27,6 +27,7 @@ from tqdm import tqdm
 from .. import dsp
 from ..errors import InputError
 from ..io import read_ecg
+from ..progress import beat
 from ..preprocess import DEFAULT_SPEC, N_LEADS, PreprocessSpec
 
 CACHE_FORMAT = 2  # 1: dense [N, 12, 2500] .npy (no spec in the key); 2: ragged rows + offsets
@@ -135,6 +136,7 @@ def build_ecg_cache(root: Path, paths: list[str | None], spec: PreprocessSpec = 
                 fh.write(np.ascontiguousarray(x, np.float32).tobytes())
                 n = x.shape[1]
             off[i + 1] = off[i] + n
+            beat("ecg cache", i + 1, len(keys))
     tmp.replace(data)
     tmp_off = Path(f"{offsets}.tmp.{os.getpid()}")
     with open(tmp_off, "wb") as fh:

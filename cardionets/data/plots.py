@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..errors import InputError
 from ..preprocess import STANDARD_LEADS
+from ..progress import beat
 from .synth.writer import cohort_info
 from ..fixtures import fixture_dir
 from ..io import read_ecg
@@ -153,6 +154,7 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: st
             tag = f"{tag}, highest LV mass" if tag else "highest LV mass"
         title = f"synthetic {row.subject_id} ({row.sex}, {row.age:.0f} y; {tag}){_generator_tag(cohort_dir)}"
         paths.append(plot_ecg_grid(sig, fs, title, out_dir / f"ecg_{row.subject_id}.png"))
+        beat("cohort figures", len(paths))
         p = phen.iloc[i]
         cine_rows.append((f"synthetic {row.subject_id}{_generator_tag(cohort_dir)}\n{tag}\nEDV {p.LVEDV:.0f} ESV {p.LVESV:.0f} LVM {p.LVM:.0f}",
                           read_cmr(cohort_dir / row.cmr_path), int(row.cmr_es_frame)))
@@ -168,7 +170,9 @@ def write_cohort_plots(cohort_dir: str | Path, out_dir: str | Path, fixtures: st
             cine = inspect_cmr(sb).x             # a short-axis slice on purpose: its view warning is expected
             es = int(np.argmin([(f > 0.3).sum() for f in cine[:30]]))
             cine_rows.append(("REAL: Sunnybrook SC-HF-I-1\n(short axis, mid)", cine, es))
+    beat("cohort figures", len(paths))
     paths.append(plot_cines(cine_rows, out_dir / "cine_ed_es.png"))
+    beat("cohort figures", len(paths))
     paths.append(plot_real_vs_synthetic(cohort_dir, out_dir / "real_vs_synthetic.png", fixtures=fx))
     return paths
 

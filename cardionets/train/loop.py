@@ -36,6 +36,7 @@ from ..device.prefetch import DevicePrefetcher
 from ..errors import CardioNetsError
 from ..optional import require
 from ..ops.dispatch import backend_usage, usage_since
+from ..progress import beat
 from . import distributed as D
 from .checkpoint import load_resume, load_tensors, rng_state, save_model, save_resume, set_rng_state
 from .config import TrainConfig
@@ -166,7 +167,8 @@ def evaluate(task: Task, model: torch.nn.Module, dataset, cfg: TrainConfig) -> d
     loader = torch.utils.data.DataLoader(view, batch_size=max(1, cfg.eval_batch_size // d.world), shuffle=False,
                                          collate_fn=collate, **policy.loader_kwargs(cfg.num_workers))
     parts: dict[str, list[torch.Tensor]] = {}
-    for batch in DevicePrefetcher(loader, policy):
+    for i, batch in enumerate(DevicePrefetcher(loader, policy)):
+        beat(f"{task.name} evaluation", i, len(loader))
         with policy.autocast():
             out = task.eval_outputs(model, batch)
         out["index"] = batch["index"]
@@ -294,6 +296,8 @@ def fit(task: Task, cfg: TrainConfig, train_set, val_set, *, resume: str = "auto
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{float(loss):.4f}", lr=f"{lr:.2e}")
+                beat(f"{task.name} epoch {epoch + 1}/{cfg.epochs}", loop["batch_in_epoch"], steps_per_epoch,
+                     lambda: f"loss {float(loss.detach()):.4f}")  # read (a device sync) only when someone listens
                 if loop["step"] % max(1, cfg.log_every) == 0 or loop["batch_in_epoch"] == steps_per_epoch:
                     shown_loss = logs.pop("loss") if "loss" in logs else D.all_reduce_mean(float(loss.detach()))
                     row = {"step": loop["step"], "epoch": epoch + 1, "lr": lr, "loss": shown_loss,

@@ -28,6 +28,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...preprocess import STANDARD_LEADS
+from ...progress import beat
 from ..schema import DISEASES
 from .anatomy import sample_anatomy
 from .diseases import PRESETS, DiseaseState, sample_diseases, sample_pericarditis
@@ -211,6 +212,8 @@ def _to_parquet_with_info(df, path: Path, info: dict) -> None:
 
 
 def _progress(it, total: int, enabled: bool):
-    if not enabled:
-        return it
-    return tqdm(it, total=total, desc="synth", unit="subject")
+    if enabled:
+        it = tqdm(it, total=total, desc="synth", unit="subject")
+    for i, row in enumerate(it):
+        beat("synth", i + 1, total, "subjects")
+        yield row
