@@ -3,9 +3,12 @@
 Reports SSIM, PSNR, MAE and RMSE (scikit-image), phenotype agreement (blood-pool volume indices
 measured on generated vs real cines: R^2, Pearson; with --phenotype-model, a fine-tuned CMR phenotype
 regressor applied to both), CMR-encoder feature comparison (t-SNE, histograms,
-Frechet distance; with --cmr-encoder), for the MAR generator and, with --cross, the deterministic
-cross-modal decoder baseline, and the training split's mean cine given to every subject as a reference
-row (train_mean_cine: what knowing the cohort but not the subject scores). With --matched-reference K,
+Frechet distance; with --cmr-encoder), the cardiac cycle (ED / ES frames within 3 frames of the real
+cine's, area-curve correlation) and block artefacts, for the MAR generator (one row per --temperature x
+--cfg setting: the knob between a faithful sampler and a regressor) and, with --cross, the
+deterministic cross-modal decoder baseline; reference rows: the VAE's reconstruction of the real cine
+(vae_reconstruction, the ceiling of any decoded cine) and the training split's mean cine given to every
+subject (train_mean_cine: what knowing the cohort but not the subject scores). With --matched-reference K,
 two oracle rows with perfect phenotype knowledge: the real cine of the training subject whose 82
 ground-truth phenotypes are nearest (matched_real_cine, a sampler) and the mean of the K nearest
 (matched_mean_K, a regressor). Without --model only the reference rows are scored (the bounds of a
@@ -25,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cohort", required=True, help="cohort directory")
     p.add_argument("--model", help="MAR run directory (omit to score only the reference rows)")
-    p.add_argument("--vae", help="3D-VAE run directory (default: the MAR's)")
+    p.add_argument("--vae", help="VAE run directory (default: the MAR's)")
     p.add_argument("--align", help="align run directory (default: the MAR's)")
     p.add_argument("--cross", help="cross-modal decoder run directory (the baseline)")
     p.add_argument("--cmr-encoder", help="pretrain_cmr run directory: compare CMR-encoder features")
@@ -36,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--seed", type=int, default=0, help="generation seed (default 0); the split uses seed 0")
     p.add_argument("--steps", type=int, default=16, help="iterative decoding steps (default 16)")
-    p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (default 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="diffusion sampling temperature (default 1)")
+    p.add_argument("--cfg", type=float, nargs="+", default=[1.0],
+                   help="classifier-free guidance scale(s) (default 1); several give one row each")
+    p.add_argument("--temperature", type=float, nargs="+", default=[1.0],
+                   help="diffusion sampling temperature(s) (default 1); several give one row each")
     p.add_argument("--batch-size", type=int, default=8, help="cines generated together (default 8)")
     p.add_argument("--strips", type=int, default=4, help="subjects shown real vs generated (default 4)")
     p.add_argument("--mean-reference", type=int, default=200, metavar="N",
@@ -47,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also score the phenotype-matched oracle rows: the nearest training subject's real cine "
                         "(matched_real_cine) and the mean of the K nearest (matched_mean_K); reads the training "
                         "cines they need (default 0 = off)")
+    p.add_argument("--no-vae-reference", dest="vae_reference", action="store_false",
+                   help="skip the vae_reconstruction row (each real cine through the generator's VAE)")
     add_device_argument(p, extra_help="generator, cross-modal decoder, CMR encoder and phenotype model run there")
     p.set_defaults(func=run)
 
@@ -68,12 +75,13 @@ def run(args: argparse.Namespace) -> int:
     enc = _cmr_encoder(args.cmr_encoder) if args.cmr_encoder else None
     pheno, names = (load_cmr_phenotype_model(args.phenotype_model, device=args.device) if args.phenotype_model
                     else (None, None))
-    settings = GenerationSettings(steps=args.steps, cfg_scale=args.cfg, temperature=args.temperature, seed=args.seed,
-                                  batch_size=args.batch_size)
+    settings = [GenerationSettings(steps=args.steps, cfg_scale=c, temperature=t, seed=args.seed,
+                                   batch_size=args.batch_size) for t in args.temperature for c in args.cfg]
     res = evaluate_generation(gen, ds, args.out, settings=settings, cross=cross, cmr_encoder=enc,
                               phenotype_model=pheno, phenotype_names=names, n=args.n,
                               n_strips=args.strips, reference_cine=ref, matched_k=args.matched_reference,
-                              train_dataset=splits["train"], device=args.device)
+                              train_dataset=splits["train"], vae_reference=args.vae_reference and gen is not None,
+                              device=args.device)
     print((args.out / "table.md").read_text())
     print(json.dumps({k: res[k] for k in ("strips",) if k in res}, indent=1))
     return 0

@@ -2,12 +2,13 @@
 
 Each ECG (any format `cardionets.io.read_ecg` reads) is preprocessed (250 Hz, band-pass, 3 crops),
 embedded by the aligned ECG encoder, decoded by the MAR in --steps iterative steps (cosine schedule,
-random order from --seed, each token sampled by the diffusion head) and by the 3D-VAE. Writes per ECG
+random order from --seed, each token sampled by the diffusion head) and by the VAE. Writes per ECG
 <name>.nii.gz (with the given pixel spacing and frame time), <name>.gif and <name>_strip.png (frames,
 ED and ES marked), plus generation.json with the settings and timings. <name> is the file's stem, or
 its path relative to the inputs' common folder when two inputs share a stem (never overwritten). An
 ECG that cannot be read is reported on stderr and skipped; the exit status is then 1. Many ECGs are
-generated in batches of --batch-size; the same seed, settings and batch size give the same cines."""
+generated in batches of --batch-size; each ECG's randomness is seeded from --seed and the ECG itself, so
+the same seed and ECG give the same cine whatever else is generated with it."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", dest="ecg_list", help="text file with one ECG path per line (batch generation)")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--model", required=True, help="run directory of the trained MAR (`cardionets train-generator`)")
-    p.add_argument("--vae", help="3D-VAE run directory (default: the one the MAR was trained with)")
+    p.add_argument("--vae", help="VAE run directory (default: the one the MAR was trained with)")
     p.add_argument("--align", help="align run directory (default: the one the MAR was trained with)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--steps", type=int, default=16, help="iterative decoding steps (default 16)")
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ..device.policy import runtime_record
     from ..dsp import preprocess_ecg
     from ..errors import InputError, naming
-    from ..generate.pipeline import CineGenerator, GenerationSettings
+    from ..generate.pipeline import CineGenerator, GenerationSettings, ecg_keys
     from ..generate.writers import write_cine_outputs
     from ..io import read_ecg
     from ..io.naming import output_names
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     timings: dict = {}
     t0 = time.perf_counter()
     with count_backends() as used:
-        cines = gen.generate(gen.embed(np.stack(crops)), settings, timings=timings, progress=True)
+        x = np.stack(crops)
+        cines = gen.generate(gen.embed(x), settings, keys=ecg_keys(x), timings=timings, progress=True)
     seconds = time.perf_counter() - t0
     frames = gen.vae.cfg.frames
     written = []

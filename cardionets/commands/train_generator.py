@@ -1,4 +1,4 @@
-"""`cardionets train-generator`: train the ECG-conditioned MAR over the 3D-VAE's latents (diffusion loss
+"""`cardionets train-generator`: train the ECG-conditioned MAR over the VAE's latents (diffusion loss
 on masked tokens; condition dropped 10% for classifier-free guidance), or with --model cross the
 deterministic cross-modal decoder baseline (aligned ECG embedding -> cine, L1) on the same data.
 
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.add_argument("--model", choices=["mar", "cross"], default="mar",
                    help="mar: the generator (default); cross: the deterministic cross-modal decoder baseline")
-    p.add_argument("--vae", help="run directory of the trained 3D-VAE (required for --model mar)")
+    p.add_argument("--vae", help="run directory of the trained VAE (required for --model mar)")
     p.add_argument("--align", required=True, help="run directory of the align stage (aligned ECG encoder)")
     p.set_defaults(func=run)
 

@@ -1,5 +1,9 @@
-"""`cardionets train-vae`: train the 3D-VAE of the generator on the cines of a cohort (L1 + SSIM + KL),
+"""`cardionets train-vae`: train the generator's VAE on the cines of a cohort (L1 + SSIM + KL + motion L1),
 then compute the latent scale factor on the training split and store it in the checkpoint.
+
+The presets train the frame-stack VAE (the 50 frames as channels of a 2-D network, latent
+[16, 1, 12, 12]: one whole cardiac cycle per latent cell); `--set gen.model.arch=3d` trains the 3-D
+convolutional VAE instead (latent [16, 25, 12, 12]). docs/generator.md compares them.
 
 The run directory gets model.safetensors + config.json (kind "vae3d", with latent_scale), train and
 eval CSV logs, and checkpoints/last for resuming (the one training loop of cardionets.train)."""
@@ -48,7 +52,7 @@ def build_config(stage: str, args: argparse.Namespace, extra: dict | None = None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-vae", help="train the generator's 3D-VAE on a cohort's cines", description=__doc__,
+    p = sub.add_parser("train-vae", help="train the generator's VAE on a cohort's cines", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(p)
     p.set_defaults(func=run)

@@ -1,6 +1,6 @@
 """Seconds per generated cine and where they go: MAR transformer vs diffusion head vs VAE decode.
 
-``python -m cardionets.generate.benchmark [--size base|tiny] [--cfg 3] [--backend cpu] [--batch 1]``
+``python -m cardionets.generate.benchmark [--size base|tiny] [--arch 2d|3d] [--cfg 3] [--backend cpu] [--batch 1]``
 
 Random weights (the cost does not depend on the values; the diffusion head's zero-initialised
 modulation is randomised so every term runs). Prints one JSON line per configuration.
@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import torch
 
+from ..models.diffusion_head import randomize_
+from ..models.mar import build_mar, default_patch
+from ..models.vae import build_vae
+
 
 def measure(size: str = "base", cfg_scale: float = 1.0, backend: str = "cpu", batch: int = 1, steps: int = 16,
-            sampling_steps: int | None = None, repeats: int = 1, seed: int = 0) -> dict:
-    from ..models.diffusion_head import randomize_
-    from ..models.mar import build_mar
-    from ..models.vae3d import build_vae
-
+            sampling_steps: int | None = None, repeats: int = 1, seed: int = 0, arch: str = "2d") -> dict:
     torch.manual_seed(seed)
-    mar = build_mar(size).eval()
+    vae = build_vae(size, arch=arch).eval()
+    C, T, H, W = vae.cfg.latent_shape
+    mar = build_mar(size, latent_channels=C, latent_size=(T, H, W), patch=default_patch((T, H, W))).eval()
     randomize_(mar.head, torch.Generator().manual_seed(seed))
-    vae = build_vae(size).eval()
     cond = torch.randn(batch, mar.cfg.cond_dim)
     runs = []
     for r in range(repeats + 1):  # the first run warms up (allocations, one-time plans)
@@ -38,11 +40,9 @@ def measure(size: str = "base", cfg_scale: float = 1.0, backend: str = "cpu", ba
         timings.update(vae_decode=t2 - t1, vae_decode_cpu=c2 - c1, total=t2 - t0, total_cpu=c2 - c0)
         if r > 0 or repeats == 0:
             runs.append(timings)
-    import os
-
     avg = {k: sum(t[k] for t in runs) / len(runs) for k in runs[0]}
     mar_cpu = avg["transformer_cpu"] + avg["diffusion_head_cpu"]
-    return {"size": size, "batch": batch, "cfg_scale": cfg_scale, "backend": backend, "steps": steps,
+    return {"size": size, "vae_arch": arch, "tokens": mar.cfg.num_tokens, "batch": batch, "cfg_scale": cfg_scale, "backend": backend, "steps": steps,
             "sampling_steps": sampling_steps or mar.cfg.sampling_steps, "threads": torch.get_num_threads(),
             "load_average": os.getloadavg()[0],
             "wall_seconds_per_cine": avg["total"] / batch, "cpu_seconds_per_cine": avg["total_cpu"] / batch,
@@ -60,13 +60,14 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--arch", choices=["2d", "3d"], default="2d", help="VAE architecture (default 2d, the presets')")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     for size in args.size:
         for cfg in args.cfg:
             for backend in args.backend:
-                print(json.dumps(measure(size, cfg, backend, args.batch, repeats=args.repeats)), flush=True)
+                print(json.dumps(measure(size, cfg, backend, args.batch, repeats=args.repeats, arch=args.arch)), flush=True)
     return 0
 
 

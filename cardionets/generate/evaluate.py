@@ -6,7 +6,7 @@
 * :func:`feature_comparison`: CMR-encoder features of real vs generated cines: Frechet distance of
   Gaussian fits, mean cosine similarity of paired features, a t-SNE plot and per-dimension
   histograms (matplotlib, written when ``out_dir`` is given).
-* :func:`phenotype_agreement`: the blood-pool volume indices measured (``measure.cine_phenotypes``)
+* :func:`phenotype_agreement`: the LV volumes measured (``measure.cine_phenotypes``)
   on generated vs paired real cines: R^2, Pearson r, MAE; optionally a phenotype model (any callable
   cines -> [N, P]) applied to both.
 """
@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from scipy import linalg
+from scipy.stats import pearsonr
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from sklearn.manifold import TSNE
+from sklearn.metrics import r2_score
 
 from ..errors import InputError
-from .measure import cine_phenotypes
+from .measure import FRAME_KEYS, cine_phenotypes, cyclic_frame_distance
 
 
 def _pair(gen, real) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +43,6 @@ def _pair(gen, real) -> tuple[np.ndarray, np.ndarray]:
 
 def image_metrics(gen, real, data_range: float = 2.0) -> dict[str, np.ndarray]:
     """Per-subject SSIM, PSNR (dB), MAE, RMSE between ``gen`` and ``real`` [N, T, H, W]."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     g, r = _pair(gen, real)
     out: dict[str, list[float]] = {"ssim": [], "psnr": [], "mae": [], "rmse": []}
@@ -62,7 +66,6 @@ def summarise(per_subject: dict[str, np.ndarray]) -> dict[str, dict[str, float]]
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussian fits of two feature sets [N, D] (as FID, on CMR features)."""
-    from scipy import linalg
 
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
@@ -90,11 +93,10 @@ def feature_comparison(real_feats, gen_feats, out_dir: str | Path | None = None,
 
 
 def _feature_plots(r: np.ndarray, g: np.ndarray, out: Path, seed: int, label: str) -> list[str]:
-    import matplotlib
+    import matplotlib  # here: the Agg backend must be chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
 
     out.mkdir(parents=True, exist_ok=True)
     both = np.concatenate([r, g])
@@ -126,8 +128,6 @@ def _feature_plots(r: np.ndarray, g: np.ndarray, out: Path, seed: int, label: st
 def agreement(x, y) -> dict[str, float]:
     """R^2 of y predicted by x (identity, not refitted: how well generated values match real ones),
     Pearson r, MAE."""
-    from scipy.stats import pearsonr
-    from sklearn.metrics import r2_score
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     r = float(pearsonr(x, y)[0]) if len(x) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
@@ -137,7 +137,7 @@ def agreement(x, y) -> dict[str, float]:
 def phenotype_agreement(gen, real, spacing: float = 1.8,
                         phenotype_model: Callable[[np.ndarray], np.ndarray] | None = None,
                         names: list[str] | None = None) -> dict[str, dict[str, float]]:
-    """Measured blood-pool volume indices (and optionally a phenotype model's outputs) on generated vs
+    """Measured LV volumes (and optionally a phenotype model's outputs) on generated vs
     paired real cines; keys ``edv_index``, ``esv_index``, ``sv_index``, ``ef`` (+ model outputs)."""
     g, r = _pair(gen, real)
     out = measured_agreement([cine_phenotypes(c, spacing) for c in g], [cine_phenotypes(c, spacing) for c in r])
@@ -148,9 +148,32 @@ def phenotype_agreement(gen, real, spacing: float = 1.8,
 
 def measured_agreement(measured_gen: list[dict[str, float]], measured_real: list[dict[str, float]]
                        ) -> dict[str, dict[str, float]]:
-    """Agreement per key of already measured :func:`~cardionets.generate.measure.cine_phenotypes`
-    (one dict per subject, generated and paired real)."""
-    return {k: agreement([p[k] for p in measured_gen], [p[k] for p in measured_real]) for k in measured_gen[0]}
+    """Agreement per phenotype of already measured :func:`~cardionets.generate.measure.cine_phenotypes`
+    (one dict per subject, generated and paired real; the frames and phase curves are left to
+    :func:`cycle_agreement`)."""
+    return {k: agreement([p[k] for p in measured_gen], [p[k] for p in measured_real])
+            for k in measured_gen[0] if k not in FRAME_KEYS}
+
+
+def cycle_agreement(measured_gen: list[dict], measured_real: list[dict], tolerance: int = 3) -> dict[str, float]:
+    """Does each generated cine contract and relax when its real one does?
+
+    Per subject, the cyclic distance between the generated and the real cine's ED and ES frames
+    (:func:`~cardionets.generate.measure.lv_reading`); the fraction of subjects within ``tolerance``
+    frames for ED, for ES and for both; and the mean Pearson correlation of the two oriented phase
+    curves (1: the same beat, 0: no shared motion). A static cine scores 0.
+    """
+    frames = len(measured_real[0]["phase_curve"])
+    ed = cyclic_frame_distance([p["ed_frame"] for p in measured_gen], [p["ed_frame"] for p in measured_real], frames)
+    es = cyclic_frame_distance([p["es_frame"] for p in measured_gen], [p["es_frame"] for p in measured_real], frames)
+    curves = []
+    for g, r in zip(measured_gen, measured_real):
+        a, b = np.asarray(g["phase_curve"], dtype=np.float64), np.asarray(r["phase_curve"], dtype=np.float64)
+        curves.append(float(np.corrcoef(a, b)[0, 1]) if np.ptp(a) > 0 and np.ptp(b) > 0 else 0.0)
+    return {"ed_within": float(np.mean(ed <= tolerance)), "es_within": float(np.mean(es <= tolerance)),
+            "both_within": float(np.mean((ed <= tolerance) & (es <= tolerance))), "tolerance_frames": int(tolerance),
+            "ed_error_mean": float(ed.mean()), "es_error_mean": float(es.mean()),
+            "phase_curve_pearson_mean": float(np.mean(curves)), "n": int(len(ed))}
 
 
 def model_agreement(pred_gen, pred_real, names: list[str] | None = None) -> dict[str, dict[str, float]]:

@@ -1,10 +1,13 @@
 """ECG -> synthetic cine CMR: aligned ECG embedding -> MAR latents (16 iterative steps, diffusion-head
-sampling) -> 3D-VAE decode -> cine ``[T, H, W]`` in [-1, 1].
+sampling) -> VAE decode -> cine ``[T, H, W]`` in [-1, 1].
 
 :class:`CineGenerator` holds the three frozen models; :meth:`CineGenerator.generate` runs batches of
-embeddings. Randomness comes from one ``torch.Generator`` per batch seeded with ``(seed, batch
-index)``: the same seed, settings and batch size give the same cines, on every backend of the
-diffusion sampler and on every device (the generator lives on the host; to fp32 rounding).
+embeddings. Randomness comes from one ``torch.Generator`` per *record*, seeded from ``(seed, the
+record's key)`` (:func:`record_generator`). :meth:`CineGenerator.generate_from_ecg` keys each record
+by a hash of its ECG (:func:`ecg_keys`), so the same seed and the same ECG give the same cine whatever
+else is in the batch, in any order and batch size, on every backend of the diffusion sampler and on
+every device (the generators live on the host; equal to fp32 rounding of the batched matrix
+products, identical once written as int16 NIfTI).
 
 The three models run on one device (``device=``: ``auto`` picks CUDA when present), in fp32; on CUDA
 the diffusion sampler takes its fused Triton backend and replays each decoding step's loop as a
@@ -12,15 +15,18 @@ CUDA graph (:mod:`cardionets.ops.diffusion_sample`).
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..device.policy import DevicePolicy
 from ..errors import InputError
+from .loading import load_embedder, load_mar, load_vae
 
 
 @dataclass
@@ -46,8 +52,21 @@ class GenerationSettings:
         return self
 
 
-def batch_generator(seed: int, batch_index: int) -> torch.Generator:
-    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(batch_index)) % (2**63 - 1))
+def record_generator(seed: int, key: str) -> torch.Generator:
+    """The host generator of one record: seeded from SHA-256 of ``(seed, key)`` (63 bits)."""
+    digest = hashlib.sha256(f"{int(seed)}\x00{key}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+
+
+def array_keys(x) -> list[str]:
+    """One key per record (first axis) of an array: SHA-256 of its float32 bytes."""
+    a = np.ascontiguousarray(np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32))
+    return [hashlib.sha256(a[i].tobytes()).hexdigest() for i in range(a.shape[0])]
+
+
+def ecg_keys(ecg) -> list[str]:
+    """Record keys of preprocessed ECGs [B, (K,) 12, T]: the same ECG gives the same key."""
+    return array_keys(ecg)
 
 
 class CineGenerator:
@@ -65,14 +84,13 @@ class CineGenerator:
     def from_runs(cls, mar_dir: str | Path, vae_dir: str | Path | None = None,
                   align_dir: str | Path | None = None, device: str | torch.device = "auto") -> "CineGenerator":
         """Load from run directories; the VAE and align runs default to the ones the MAR was trained with."""
-        from .loading import load_embedder, load_mar, load_vae
-
         mar, info = load_mar(mar_dir)
         vae_dir = vae_dir or info.get("vae_from")
         align_dir = align_dir or info.get("align_from")
         if not vae_dir or not Path(vae_dir).exists():
             raise InputError(f"VAE run {vae_dir!r} not found; pass --vae RUN_DIR")
-        embedder = load_embedder(align_dir) if align_dir and Path(align_dir).exists() else None
+        embedder = (load_embedder(align_dir, info.get("cond_mode", "pooled"))
+                    if align_dir and Path(align_dir).exists() else None)
         return cls(load_vae(vae_dir), mar, embedder, {**info, "mar_dir": str(mar_dir), "vae_dir": str(vae_dir),
                                                       "align_dir": str(align_dir)}, device=device)
 
@@ -82,8 +100,9 @@ class CineGenerator:
 
     @torch.no_grad()
     def embed(self, ecg, batch_size: int = 16) -> torch.Tensor:
-        """Preprocessed ECG crops [B, K, 12, 2250] (or [B, 12, 2250]) -> aligned embeddings [B, D] on the
-        host (computed on the device ``batch_size`` records at a time)."""
+        """Preprocessed ECG crops [B, K, 12, 2250] (or [B, 12, 2250]) -> the MAR's condition on the host:
+        aligned embeddings [B, D], or [B, tokens, D] for a multi-token condition (computed on the device
+        ``batch_size`` records at a time)."""
         if self.embedder is None:
             raise InputError("no aligned ECG encoder loaded (pass --align RUN_DIR)")
         x = torch.as_tensor(np.asarray(ecg), dtype=torch.float32)
@@ -91,24 +110,37 @@ class CineGenerator:
                           for i in range(0, x.shape[0], batch_size)])
 
     @torch.no_grad()
-    def generate(self, cond, settings: GenerationSettings | None = None, *, timings: dict | None = None,
-                 progress: bool = False) -> np.ndarray:
-        """Embeddings [N, D] -> cines float32 [N, T, H, W] in [-1, 1]."""
+    def generate(self, cond, settings: GenerationSettings | None = None, *, keys: list[str] | None = None,
+                 timings: dict | None = None, progress: bool = False) -> np.ndarray:
+        """Conditions ([N, D] embeddings or [N, tokens, D], as :meth:`embed` gives) -> cines float32
+        [N, T, H, W] in [-1, 1].
+
+        ``keys``: one string per record seeding its generator with ``settings.seed``
+        (:func:`record_generator`; e.g. :func:`ecg_keys` of the ECGs, as :meth:`generate_from_ecg`
+        does); default: the record's position in this call. A record's cine depends on (seed, key,
+        condition, settings) only, never on the batch it shares.
+        """
         s = (settings or GenerationSettings()).validate()
         cond = cond.float().cpu() if isinstance(cond, torch.Tensor) else torch.as_tensor(np.asarray(cond),
                                                                                           dtype=torch.float32)
-        if cond.dim() != 2 or cond.shape[1] != self.mar.cfg.cond_dim:
-            raise InputError(f"embeddings must be [N, {self.mar.cfg.cond_dim}], got {tuple(cond.shape)}")
+        K, D = self.mar.cfg.cond_tokens, self.mar.cfg.cond_dim
+        if cond.dim() == 2 and K == 1:
+            cond = cond[:, None]
+        if cond.dim() != 3 or tuple(cond.shape[1:]) != (K, D):
+            raise InputError(f"conditions must be [N, {K}, {D}]" + (f" or [N, {D}]" if K == 1 else "")
+                             + f", got {tuple(cond.shape)}")
+        keys = [str(i) for i in range(cond.shape[0])] if keys is None else [str(k) for k in keys]
+        if len(keys) != cond.shape[0]:
+            raise InputError(f"{len(keys)} record keys for {cond.shape[0]} embeddings")
         out = []
         starts = range(0, cond.shape[0], s.batch_size)
         if progress:
-            from tqdm import tqdm
-
             starts = tqdm(starts, desc="generating cines", unit="batch")
-        for b, i in enumerate(starts):
+        for i in starts:
             c = self.policy.to(cond[i:i + s.batch_size])
+            gens = [record_generator(s.seed, k) for k in keys[i:i + s.batch_size]]
             latents = self.mar.sample_tokens(c, steps=s.steps, cfg_scale=s.cfg_scale, cfg_schedule=s.cfg_schedule,
-                                             temperature=s.temperature, generator=batch_generator(s.seed, b),
+                                             temperature=s.temperature, generator=gens,
                                              sampling_steps=s.sampling_steps, backend=s.backend, timings=timings)
             t0 = time.perf_counter()
             cines = self.vae.decode_latents(latents)[:, 0]  # [B, T, H, W]
@@ -116,6 +148,20 @@ class CineGenerator:
                 self.policy.synchronize()  # device time, not launch time
                 timings["vae_decode"] = timings.get("vae_decode", 0.0) + time.perf_counter() - t0
             out.append(cines.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, *self.vae_shape()), np.float32)
+
+    def generate_from_ecg(self, ecg, settings: GenerationSettings | None = None, **kw) -> np.ndarray:
+        """Preprocessed ECG crops [N, K, 12, 2250] -> cines, each record seeded by its ECG (:func:`ecg_keys`)."""
+        return self.generate(self.embed(ecg), settings, keys=ecg_keys(ecg), **kw)
+
+    @torch.no_grad()
+    def reconstruct(self, cines, batch_size: int = 8) -> np.ndarray:
+        """Real cines [N, T, H, W] through the VAE (posterior mean, decoded): the best any latent the MAR
+        samples can look, float32 [N, T, H, W]."""
+        x = np.asarray(cines, dtype=np.float32)
+        out = [self.vae.decode_latents(self.vae.encode_latents(self.policy.to(torch.from_numpy(
+                   np.ascontiguousarray(x[i:i + batch_size]))[:, None])))[:, 0].float().cpu().numpy()
+               for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, *self.vae_shape()), np.float32)
 
     def vae_shape(self) -> tuple[int, int, int]:

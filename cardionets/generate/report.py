@@ -4,12 +4,16 @@ For every subject of the split: the aligned ECG embedding (eval crops averaged) 
 (MAR + VAE) and, when given, the baseline's cine; against the paired real cine:
 
 * image metrics (SSIM, PSNR, MAE, RMSE) per model, mean +- SD;
-* phenotype agreement: blood-pool volume indices measured on generated vs real cines (R^2, Pearson,
+* phenotype agreement: LV volumes (area-length) measured on generated vs real cines (R^2, Pearson,
   MAE), plus the Pearson correlation of the generated cines' measured ED volume index with the
   ground-truth LVEDV of the cohort;
 * CMR-encoder features (optional encoder run): Frechet distance, paired cosine, top-1 retrieval,
   t-SNE and histograms;
-* reference (optional): the training split's mean cine given to every subject, the score of a model
+* cardiac cycle: ED / ES frames of the generated vs the real cine (within 3 frames, cyclic) and the
+  correlation of their phase curves (:func:`~.evaluate.cycle_agreement`);
+* block artefacts: :func:`~.measure.blockiness` at the 4, 8 and 16-pixel grids of the decoders;
+* reference (optional): the VAE's reconstruction of the real cine (the ceiling of any cine the
+  generator can decode), the training split's mean cine given to every subject, the score of a model
   that knows the cohort but not the subject (a sampler of real but unpaired cines scores lower);
   and the phenotype-matched oracle pair (:mod:`.references`): a sampler and a regressor that both
   know the subject's true phenotypes;
@@ -30,12 +34,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.schema import PHENOTYPE_NAMES
 from ..device.policy import DevicePolicy
 from ..errors import InputError
-from .evaluate import agreement, feature_comparison, image_metrics, measured_agreement, model_agreement, summarise
-from .measure import cine_phenotypes
-from .pipeline import CineGenerator, GenerationSettings
+from .evaluate import (agreement, cycle_agreement, feature_comparison, image_metrics, measured_agreement,
+                       model_agreement, summarise)
+from .measure import blockiness, cine_phenotypes
+from .pipeline import CineGenerator, GenerationSettings, ecg_keys
+from .references import phenotype_matched_cines
 from .writers import write_cine_outputs, write_strip
+
+BLOCK_PERIODS = (4, 8, 16)  # pixel grids of the decoders: 3-D VAE stem, latent cell, 3-D MAR token of 2 x 2 cells
 
 
 def collect_split(dataset, n: int | None = None) -> dict[str, Any]:
@@ -47,8 +56,6 @@ def collect_split(dataset, n: int | None = None) -> dict[str, Any]:
                            "cmr": np.stack([np.asarray(it["cmr"], dtype=np.float32) for it in items])}
     cohort = getattr(dataset, "cohort", None)
     if cohort is not None and hasattr(dataset, "indices"):
-        from ..data.schema import PHENOTYPE_NAMES
-
         raw = np.asarray(cohort.phenotypes)[np.asarray(dataset.indices)[idx]]
         out["phenotypes"] = {name: raw[:, j] for j, name in enumerate(PHENOTYPE_NAMES)}
     return out
@@ -75,16 +82,18 @@ def cmr_features(encoder, cines: np.ndarray, policy: DevicePolicy, batch: int = 
 
 
 def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path, *,
-                        settings: GenerationSettings | None = None, cross=None, cmr_encoder=None,
+                        settings: GenerationSettings | list[GenerationSettings] | None = None, cross=None, cmr_encoder=None,
                         phenotype_model=None, phenotype_names: list[str] | None = None, n: int | None = None,
                         n_strips: int = 4, spacing: float = 1.8, progress: bool = True,
                         reference_cine: np.ndarray | None = None, matched_k: int = 0, train_dataset=None,
-                        device: str | torch.device | None = None) -> dict:
-    """``phenotype_model``: a callable cines [N, T, H, W] -> phenotypes [N, P] (e.g.
+                        vae_reference: bool = False, device: str | torch.device | None = None) -> dict:
+    """``settings``: one generation setting (the row ``generator``) or several (rows
+    ``generator_T<temperature>_cfg<scale>``, e.g. a temperature sweep). ``phenotype_model``: a callable cines [N, T, H, W] -> phenotypes [N, P] (e.g.
     :func:`~cardionets.generate.loading.load_cmr_phenotype_model`) applied to generated and real cines.
     ``reference_cine``: one cine [T, H, W] (e.g. :func:`mean_cine` of the training split) scored as the
     row ``train_mean_cine``. ``matched_k`` > 0 (needs ``train_dataset``): the phenotype-matched oracle
     rows ``matched_real_cine`` and ``matched_mean_<k>`` (:mod:`~cardionets.generate.references`).
+    ``vae_reference``: the row ``vae_reconstruction``, each real cine through the generator's VAE.
     ``gen`` may be None to score only the reference rows (then ``cross`` cannot be given: it decodes
     the generator's aligned ECG embedding). ``device``: where the cross-modal decoder and the CMR
     encoder run (default: the generator's device, or ``auto`` without a generator)."""
@@ -97,16 +106,28 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
     policy = (DevicePolicy.create(device, "fp32") if device is not None or gen is None else gen.policy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    s = settings or GenerationSettings()
+    sweep = settings if isinstance(settings, (list, tuple)) else [settings or GenerationSettings()]
+    if not sweep:
+        raise InputError("no generation settings given")
+    s = sweep[0]
     data = collect_split(dataset, n)
     real = data["cmr"]
     timings: dict[str, float] = {}
     cines: dict[str, np.ndarray] = {}
     if gen is not None:
-        cond = gen.embed(data["ecg"])  # [N, D]
-        cines["generator"] = gen.generate(cond, s, timings=timings, progress=progress)
+        cond = gen.embed(data["ecg"])  # [N, D] or [N, tokens, D]
+        keys = ecg_keys(data["ecg"])
+        for st in sweep:
+            name = "generator" if len(sweep) == 1 else f"generator_T{st.temperature:g}_cfg{st.cfg_scale:g}"
+            cines[name] = gen.generate(cond, st, keys=keys, timings=timings, progress=progress)
+    if vae_reference:
+        if gen is None:
+            raise InputError("the VAE reconstruction row needs the generator's VAE: give the MAR run")
+        cines["vae_reconstruction"] = gen.reconstruct(real)
     if cross is not None:
         cross = policy.module(cross)
+        if cond.dim() == 3:
+            cond = cond[:, 0]  # the pooled aligned embedding (slot 0 of a multi-token condition)
         with torch.no_grad():
             cines["cross_decoder"] = np.concatenate([cross(policy.to(cond[i:i + 8]))[:, 0].float().cpu().numpy()
                                                      for i in range(0, len(cond), 8)])
@@ -118,12 +139,10 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
     if matched_k > 0:
         if "phenotypes" not in data:
             raise InputError("phenotype-matched references need a cohort with ground-truth phenotypes")
-        from ..data.schema import PHENOTYPE_NAMES
-        from .references import phenotype_matched_cines
-
         query = np.stack([data["phenotypes"][name] for name in PHENOTYPE_NAMES], axis=1)
         cines.update(phenotype_matched_cines(train_dataset, query, matched_k))
     result: dict[str, Any] = {"n": len(real), "settings": s.__dict__, "timings_seconds": timings, "models": {},
+                              "sweep": [st.__dict__ for st in sweep] if len(sweep) > 1 else None,
                               "device": str(policy.device)}
     lvedv = data.get("phenotypes", {}).get("LVEDV")
     # measurements, phenotype model and CMR features run once per cine set (the real ones included);
@@ -137,7 +156,9 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
         agree = measured_agreement(measured[name], measured["real"])
         if preds:
             agree.update(model_agreement(preds[name], preds["real"], phenotype_names))
-        res: dict[str, Any] = {"image": summarise(image_metrics(c, real)), "phenotype_agreement": agree}
+        res: dict[str, Any] = {"image": summarise(image_metrics(c, real)), "phenotype_agreement": agree,
+                               "cycle": cycle_agreement(measured[name], measured["real"]),
+                               "blockiness": {str(p): blockiness(c, p) for p in BLOCK_PERIODS}}
         model_r2 = [v["r2"] for k, v in res["phenotype_agreement"].items() if k.startswith("model:")]
         if model_r2:
             res["phenotype_model_r2_mean"] = float(np.nanmean(model_r2))
@@ -149,14 +170,16 @@ def evaluate_generation(gen: CineGenerator | None, dataset, out_dir: str | Path,
         result["models"][name] = res
     if lvedv is not None:
         result["real_edv_index_vs_true_LVEDV"] = agreement(edv_index["real"], lvedv)["pearson"]
+    result["real_blockiness"] = {str(p): blockiness(real, p) for p in BLOCK_PERIODS}
     # strips: real vs generated (vs baseline), one file per subject
     strips = []
     for i in range(min(n_strips, len(real))):
         rows = [("real", real[i])] + [(k, v[i]) for k, v in cines.items()]
         strips.append(str(write_strip(out / f"strip_{data['subject_id'][i]}.png", rows)))
     result["strips"] = strips
-    for i in range(min(n_strips, len(real)) if "generator" in cines else 0):
-        write_cine_outputs(out / "cines", f"{data['subject_id'][i]}_generated", cines["generator"][i], spacing,
+    generated = [k for k in cines if k.startswith("generator")]
+    for i in range(min(n_strips, len(real)) if generated else 0):
+        write_cine_outputs(out / "cines", f"{data['subject_id'][i]}_generated", cines[generated[0]][i], spacing,
                            formats=("nifti", "gif"))
     lvm = data.get("phenotypes", {}).get("LVM")
     if lvm is not None and len(real) >= 4:
@@ -212,17 +235,36 @@ def lv_mass_contrast(cines: dict[str, np.ndarray], real: np.ndarray, lvm: np.nda
 
 
 def markdown_table(result: dict) -> str:
-    lines = [f"Generated vs paired real cines (n = {result['n']})", "",
-             "| model | SSIM | PSNR (dB) | MAE | RMSE | R^2 EDV index | R^2 ESV index | Pearson EDV index "
-             "| R^2 LVEDV (model) | mean R^2 (model) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    """Two tables (paired image metrics; what a sample carries) and the LV mass contrast."""
+    nan = float("nan")
+    lines = [f"Generated vs paired real cines (n = {result['n']}); blockiness: the largest ratio at the "
+             f"{'/'.join(map(str, BLOCK_PERIODS))}-pixel grids (real cines "
+             f"{max(result.get('real_blockiness', {'': nan}).values()):.3f})", "",
+             "| cines | SSIM | PSNR (dB) | MAE | RMSE | blockiness |", "|---|---|---|---|---|---|"]
     for name, r in result["models"].items():
-        im, ph = r["image"], r["phenotype_agreement"]
+        im = r["image"]
         cell = lambda k: f"{im[k]['mean']:.4f} +- {im[k]['std']:.4f}"  # noqa: E731
+        block = max(r["blockiness"].values()) if r.get("blockiness") else nan
         lines.append(f"| {name} | {cell('ssim')} | {im['psnr']['mean']:.2f} +- {im['psnr']['std']:.2f} | "
-                     f"{cell('mae')} | {cell('rmse')} | {ph['edv_index']['r2']:.3f} | {ph['esv_index']['r2']:.3f} | "
-                     f"{ph['edv_index']['pearson']:.3f} | {ph.get('model:LVEDV', {}).get('r2', float('nan')):.3f} | "
-                     f"{r.get('phenotype_model_r2_mean', float('nan')):.3f} |")
+                     f"{cell('mae')} | {cell('rmse')} | {block:.3f} |")
+    lines += ["", "What the cines carry: the phenotype model's outputs on generated vs real cines (mean R^2 over "
+                  "its outputs, how many > 0), LV measurements (Pearson r, R^2 identity), the cardiac "
+                  "cycle (ED and ES within 3 frames of the real cine's, phase-curve correlation) and the Frechet "
+                  "distance of CMR-encoder features", "",
+              "| cines | model mean R^2 (> 0) | r SV index | r EF | r EDV index | R^2 EDV / ESV index "
+              "| ED & ES within 3 | phase-curve r | Frechet |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["models"].items():
+        ph, cyc = r["phenotype_agreement"], r.get("cycle", {})
+        model_r2 = [v["r2"] for k, v in ph.items() if k.startswith("model:")]
+        pm = (f"{r['phenotype_model_r2_mean']:.3f} ({sum(v > 0 for v in model_r2)}/{len(model_r2)})"
+              if model_r2 else "-")
+        fr = r.get("features", {}).get("frechet")
+        lines.append(f"| {name} | {pm} | {ph['sv_index']['pearson']:.3f} | {ph['ef']['pearson']:.3f} | "
+                     f"{ph['edv_index']['pearson']:.3f} | {ph['edv_index']['r2']:.2f} / {ph['esv_index']['r2']:.2f} | "
+                     f"{100 * cyc.get('both_within', nan):.0f}% (ED {100 * cyc.get('ed_within', nan):.0f}%, "
+                     f"ES {100 * cyc.get('es_within', nan):.0f}%) | {cyc.get('phase_curve_pearson_mean', nan):.3f} | "
+                     + (f"{fr:.3f} |" if fr is not None else "- |"))
     lv = result.get("lv_mass")
     if lv is not None and "group_size" in lv:
         has_model = "model_LVM" in lv

@@ -2,7 +2,7 @@
 
 Three stages, each a :class:`~cardionets.train.loop.Task`:
 
-* ``vae``: the 3D-VAE on the cines (L1 + SSIM + KL); after training, the latent scale factor is
+* ``vae``: the VAE on the cines (L1 + SSIM + KL, + motion L1 for the frame-stack VAE); after training, the latent scale factor is
   computed from the training split's latents and written into the run's checkpoint.
 * ``generator``: the MAR on the VAE latents of the cines (cached once: the VAE is frozen), conditioned
   on the aligned ECG embedding (the frozen ECG branch of an ``align`` run, recomputed per batch so the
@@ -15,30 +15,40 @@ loop's own.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from ..device.policy import DevicePolicy
 from ..device.prefetch import DevicePrefetcher
 from ..errors import InputError
+from ..models.cross_decoder import build_cross_decoder
+from ..models.mar import build_mar, default_patch
+from ..models.vae import build_vae
+from ..models.vae3d import compute_latent_scale, ssim_frames
+from ..train.checkpoint import save_model
 from ..train.config import SIZES, TrainConfig, apply_layers, check_device_precision
 from ..train.data import IndexedItems, SeededItems, collate
 from ..train.loop import FitResult, Task, fit
+from ..train.stages import cohort_datasets
+from .loading import load_embedder, load_vae
 
 GEN_STAGES = ("vae", "generator", "cross_decoder")
 
-# Per-stage defaults. tiny = the CPU acceptance budget, sized for the 1,800 training subjects of a
-# 3,000-subject cohort (VAE 225 steps + MAR 1,350 steps: about 40 minutes on 2 cores; docs/generator.md);
-# scale the epochs up for a smaller cohort.
+# Per-stage defaults. tiny = the CPU budget, sized for the 1,800 training subjects of a 3,000-subject
+# cohort (VAE 225 steps, MAR 1,350 steps); scale the epochs up for a smaller cohort. docs/generator.md
+# has the measured times.
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    # the frame-stack VAE (models/vae2d.py; "gen.model.arch": "3d" selects the 3-D one)
     ("vae", "tiny"): {"epochs": 1, "batch_size": 8, "eval_batch_size": 8, "optim": {"lr": 1e-3, "warmup_epochs": 0.5,
-                      "weight_decay": 0.0}, "out_dir": "runs/vae_tiny"},
+                      "weight_decay": 0.0}, "gen": {"model": {"arch": "2d"}}, "out_dir": "runs/vae_tiny"},
     ("vae", "base"): {"epochs": 100, "batch_size": 16, "optim": {"lr": 4.5e-4, "weight_decay": 0.0},
-                      "out_dir": "runs/vae_base"},
+                      "gen": {"model": {"arch": "2d"}}, "out_dir": "runs/vae_base"},
     # tiny: no EMA. An EMA of 0.999 over a few hundred CPU steps is mostly the initial weights (the
     # cosine decay of the learning rate to 1% already quiets the final weights).
     ("generator", "tiny"): {"epochs": 12, "batch_size": 16, "eval_batch_size": 32,
@@ -55,9 +65,10 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 @dataclass
 class GenSection:
     model: dict[str, Any] = field(default_factory=dict)  # overrides of the model preset (cfg.size)
-    vae_from: str | None = None    # generator: run directory of the trained 3D-VAE
+    vae_from: str | None = None    # generator: run directory of the trained VAE
     align_from: str | None = None  # generator / cross_decoder: run directory of the align stage
     scale_batches: int = 0         # vae: batches used for the latent scale (0 = the whole training split)
+    cond: str = "pooled"           # generator: ECG condition, "pooled" (aligned embedding) or "leads" (+ 12 lead tokens)
 
 
 @dataclass
@@ -101,8 +112,6 @@ def _cine_batches(dataset, cfg: TrainConfig, policy: DevicePolicy, progress: boo
                                          **policy.loader_kwargs(cfg.num_workers))
     batches = DevicePrefetcher(loader, policy)
     if progress:
-        from tqdm import tqdm
-
         batches = tqdm(batches, desc=desc, leave=False)
     return (b["cmr"][:, None].float() for b in batches)
 
@@ -120,8 +129,6 @@ class VAETask(Task):
     name = "vae"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.vae3d import build_vae
-
         self.cfg = cfg
         self.model = build_vae(cfg.size, **cfg.gen.model)
 
@@ -132,8 +139,6 @@ class VAETask(Task):
         return loss, parts
 
     def eval_outputs(self, model, batch):
-        from ..models.vae3d import ssim_frames
-
         x = batch["cmr"][:, None].float()
         recon = model.decode(model.encode(x).mean).clamp(-1, 1)  # deterministic reconstruction
         l1 = (recon - x).abs().flatten(1).mean(1)
@@ -150,10 +155,8 @@ class VAETask(Task):
 
 
 class _EmbeddingTask(Task):
-    def _embedder(self, cfg):
-        from .loading import load_embedder
-
-        self.embedder = load_embedder(cfg.gen.align_from)
+    def _embedder(self, cfg, mode: str = "pooled"):
+        self.embedder = load_embedder(cfg.gen.align_from, mode)
         return self.embedder
 
     def to(self, policy):
@@ -169,17 +172,15 @@ class MARTask(_EmbeddingTask):
     name = "generator"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.mar import build_mar
-        from .loading import load_vae
-
         self.cfg = cfg
         vae = load_vae(cfg.gen.vae_from)
-        emb = self._embedder(cfg)
+        emb = self._embedder(cfg, cfg.gen.cond)
         self.latent_scale = float(vae.latent_scale)
         self.lat_train = dataset_latents(vae, train_set, cfg, self.policy, cfg.progress)
         self.lat_val = dataset_latents(vae, val_set, cfg, self.policy, cfg.progress)
         C, T, H, W = vae.cfg.latent_shape
-        self.model = build_mar(cfg.size, **{"cond_dim": emb.width, "latent_channels": C, "latent_size": (T, H, W),
+        self.model = build_mar(cfg.size, **{"cond_dim": emb.width, "cond_tokens": emb.n_tokens, "latent_channels": C,
+                                            "latent_size": (T, H, W), "patch": default_patch((T, H, W)),
                                             **cfg.gen.model})
 
     def to(self, policy):
@@ -204,15 +205,14 @@ class MARTask(_EmbeddingTask):
 
     def info(self):
         return {"kind": "mar", "mar": self.model.config_dict(), "vae_from": str(self.cfg.gen.vae_from),
-                "align_from": str(self.cfg.gen.align_from), "latent_scale": self.latent_scale}
+                "align_from": str(self.cfg.gen.align_from), "cond_mode": self.cfg.gen.cond,
+                "latent_scale": self.latent_scale}
 
 
 class CrossDecoderTask(_EmbeddingTask):
     name = "cross_decoder"
 
     def setup(self, cfg, train_set, val_set):
-        from ..models.cross_decoder import build_cross_decoder
-
         self.cfg = cfg
         emb = self._embedder(cfg)
         self.model = build_cross_decoder(cfg.size, **{"cond_dim": emb.width, **cfg.gen.model})
@@ -239,11 +239,6 @@ TASKS = {"vae": VAETask, "generator": MARTask, "cross_decoder": CrossDecoderTask
 
 def finish_vae(task: VAETask, cfg: GeneratorTrainConfig, train_set) -> float:
     """Compute the latent scale on the training split with the selected weights and re-save the run."""
-    import json
-
-    from ..models.vae3d import compute_latent_scale
-    from ..train.checkpoint import save_model
-
     batches = _cine_batches(train_set, cfg, task.policy)
     scale = compute_latent_scale(task.model, batches, cfg.gen.scale_batches or None)
     run_dir = Path(cfg.out_dir)
@@ -257,8 +252,6 @@ def train(cfg: GeneratorTrainConfig, datasets: tuple | None = None, *, resume: s
     """Run one generator stage; ``datasets=(train, val[, test])`` or the cohort in ``cfg.cohort_dir``."""
     cfg.validate()
     if datasets is None:
-        from ..train.stages import cohort_datasets
-
         datasets = cohort_datasets(cfg, "cmr" if cfg.stage == "vae" else "paired")
     train_set, val_set = datasets[0], datasets[1]
     task = TASKS[cfg.stage]()

@@ -3,8 +3,8 @@
 A cine here is a float array ``[T, H, W]`` (frame, row, column) with intensities in [-1, 1], the
 model's space. NIfTI follows the cohort's layout: data ``(x = column, y = row, 1 slice, t)``,
 ``pixdim`` = (spacing, spacing, slice thickness, frame duration in ms), units mm / ms, int16 scaled
-to [0, 4095] like a magnitude image. The strip marks the end-diastolic (largest blood pool) and
-end-systolic (smallest) frames found by :func:`cardionets.generate.measure.ed_es_frames`.
+to [0, 4095] like a magnitude image. The strip marks the end-diastolic and
+end-systolic frames found by :func:`cardionets.generate.measure.ed_es_frames`.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import nibabel as nib
+from PIL import Image, ImageDraw
 
 from ..errors import InputError
 from .measure import ed_es_frames
@@ -36,7 +38,6 @@ def to_uint8(cine: np.ndarray) -> np.ndarray:
 def write_nifti(path: str | Path, cine, spacing: tuple[float, float] | float = 1.8, frame_ms: float = 20.0,
                 slice_mm: float = 8.0) -> Path:
     """Write ``cine`` [T, H, W] in [-1, 1] as int16 NIfTI (x, y, 1, t) with the given pixel spacing (mm)."""
-    import nibabel as nib
 
     a = _check_cine(cine, str(path))
     sx, sy = (spacing, spacing) if np.isscalar(spacing) else tuple(spacing)
@@ -57,7 +58,6 @@ def write_nifti(path: str | Path, cine, spacing: tuple[float, float] | float = 1
 
 def write_gif(path: str | Path, cine, frame_ms: float = 40.0, scale: int = 2) -> Path:
     """Animated, looping greyscale GIF of the cine (``scale`` x nearest-neighbour enlargement)."""
-    from PIL import Image
 
     a = to_uint8(_check_cine(cine, str(path)))
     frames = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in a]
@@ -74,7 +74,6 @@ def write_gif(path: str | Path, cine, frame_ms: float = 40.0, scale: int = 2) ->
 def strip_image(rows: list[tuple[str, np.ndarray]], n_frames: int = 10, scale: int = 2):
     """A PIL image: one row per (label, cine), ``n_frames`` evenly spaced frames plus ED and ES of each
     row (outlined: ED in red, ES in blue), labels on the left."""
-    from PIL import Image, ImageDraw
 
     label_w, pad = 90, 4
     cines = [(label, _check_cine(c, label)) for label, c in rows]

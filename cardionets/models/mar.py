@@ -19,6 +19,9 @@ by :func:`cardionets.ops.diffusion_sample` (reference / cpu / triton backends).
 from __future__ import annotations
 
 import math
+import contextlib
+import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -39,6 +42,7 @@ class MARConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.1
     cond_dim: int = 768            # width of the aligned ECG embedding
+    cond_tokens: int = 1           # condition tokens prepended (1: the pooled embedding; more: ECG token features)
     cond_drop: float = 0.1         # training: probability of replacing the condition by the null token
     mask_ratio_min: float = 0.7    # training: mask ratio ~ U[mask_ratio_min, 1] per batch
     head_width: int = 1024
@@ -91,6 +95,12 @@ def unpatchify(x: torch.Tensor, patch: tuple[int, int, int], grid: tuple[int, in
     z = x.reshape(B, gT, gH, gW, channels, pt, ph, pw)  # [B, gT, gH, gW, C, pt, ph, pw]
     z = z.permute(0, 4, 1, 5, 2, 6, 3, 7)  # [B, C, gT, pt, gH, ph, gW, pw]
     return z.reshape(B, channels, gT * pt, gH * ph, gW * pw)
+
+
+def default_patch(latent_size: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Token patch for a latent grid: one latent cell per token when the latent has a single 'frame'
+    (the frame-stack VAE: each cell already holds the whole cycle), else the paper's 5 x 2 x 2."""
+    return (1, 1, 1) if int(latent_size[0]) == 1 else (5, 2, 2)
 
 
 def decoding_schedule(num_tokens: int, steps: int = 16) -> list[int]:
@@ -162,9 +172,10 @@ class MAR(nn.Module):
         L, D, W = cfg.num_tokens, cfg.token_dim, cfg.width
         self.token_proj = nn.Linear(D, W)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, W))
+        K = cfg.cond_tokens
         self.cond_proj = nn.Linear(cfg.cond_dim, W)
-        self.null_cond = nn.Parameter(torch.zeros(1, W))       # learned "no condition" (CFG)
-        self.pos_embed = nn.Parameter(torch.zeros(1, L + 1, W))  # learned; slot 0 = condition token
+        self.null_cond = nn.Parameter(torch.zeros(K, W))       # learned "no condition" (CFG), one row per slot
+        self.pos_embed = nn.Parameter(torch.zeros(1, K + L, W))  # learned; slots [0, K) = condition tokens
         self.blocks = nn.ModuleList([Block(W, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)])
         self.norm = nn.LayerNorm(W, eps=1e-6)
         self.head = SimpleMLPAdaLN(DiffusionHeadConfig(
@@ -184,24 +195,29 @@ class MAR(nn.Module):
 
     # ------------------------------------------------------------------ transformer
     def condition(self, cond: torch.Tensor | None, drop: torch.Tensor | None = None, batch: int | None = None):
-        """ECG embedding [B, cond_dim] (or None: unconditional) -> condition token [B, W]."""
+        """ECG condition [B, cond_dim] (one token) or [B, cond_tokens, cond_dim] (or None: unconditional)
+        -> condition tokens [B, cond_tokens, W]; ``drop`` [B] replaces a record's tokens by the null ones."""
+        K = self.cfg.cond_tokens
         if cond is None:
-            return self.null_cond.expand(batch, -1)
-        if cond.dim() != 2 or cond.shape[1] != self.cfg.cond_dim:
-            raise ValueError(f"MAR condition must be [B, {self.cfg.cond_dim}] ECG embeddings, got {tuple(cond.shape)}")
-        c = self.cond_proj(cond)  # [B, W]
+            return self.null_cond.expand(batch, -1, -1)
+        if cond.dim() == 2 and K == 1:
+            cond = cond[:, None]  # [B, 1, cond_dim]
+        if cond.dim() != 3 or tuple(cond.shape[1:]) != (K, self.cfg.cond_dim):
+            raise ValueError(f"MAR condition must be [B, {K}, {self.cfg.cond_dim}] ECG embeddings"
+                             + (f" or [B, {self.cfg.cond_dim}]" if K == 1 else "") + f", got {tuple(cond.shape)}")
+        c = self.cond_proj(cond)  # [B, K, W]
         if drop is not None:
-            c = torch.where(drop[:, None], self.null_cond.to(c.dtype), c)
+            c = torch.where(drop[:, None, None], self.null_cond.to(c.dtype), c)
         return c
 
     def forward_transformer(self, tokens: torch.Tensor, mask: torch.Tensor, cond_tok: torch.Tensor) -> torch.Tensor:
-        """tokens [B, L, D], mask [B, L] (1 = masked), cond_tok [B, W] -> per-token conditions [B, L, W]."""
+        """tokens [B, L, D], mask [B, L] (1 = masked), cond_tok [B, K, W] -> per-token conditions [B, L, W]."""
         x = self.token_proj(tokens)  # [B, L, W]
         x = torch.where(mask[..., None].bool(), self.mask_token.to(x.dtype), x)
-        x = torch.cat([cond_tok[:, None, :], x], dim=1) + self.pos_embed  # [B, 1+L, W]
+        x = torch.cat([cond_tok, x], dim=1) + self.pos_embed  # [B, K+L, W]
         for blk in self.blocks:
             x = blk(x)
-        return self.norm(x)[:, 1:]  # [B, L, W]
+        return self.norm(x)[:, cond_tok.shape[1]:]  # [B, L, W]
 
     # ------------------------------------------------------------------ training
     def random_mask(self, batch: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -251,29 +267,46 @@ class MAR(nn.Module):
     @torch.no_grad()
     def sample_tokens(self, cond: torch.Tensor | None, *, batch: int | None = None, steps: int = 16,
                       cfg_scale: float = 1.0, cfg_schedule: str = "linear", temperature: float = 1.0,
-                      generator: torch.Generator | None = None, sampling_steps: int | None = None,
-                      backend: str | None = "auto", timings: dict | None = None) -> torch.Tensor:
-        """ECG embeddings [B, cond_dim] -> latents [B, C, T, H, W] (scaled, as the VAE's ``decode_latents`` takes).
+                      generator: torch.Generator | Sequence[torch.Generator] | None = None,
+                      sampling_steps: int | None = None, backend: str | None = "auto",
+                      timings: dict | None = None) -> torch.Tensor:
+        """ECG conditions ([B, cond_dim] or [B, cond_tokens, cond_dim]) -> latents [B, C, T, H, W] (scaled,
+        as the VAE's ``decode_latents`` takes).
+
+        ``generator``: one ``torch.Generator`` per record (a sequence of B) makes every record's sample
+        a function of its own generator only -- the decoding order and every diffusion noise of record
+        b are drawn from ``generator[b]`` in a fixed order (the per-step token counts do not depend on
+        the batch), so a record gives the same latents whatever else is in the batch. A single
+        generator draws the whole batch's randomness from one stream.
 
         ``cfg_scale`` > 1 runs the transformer and the head on a doubled batch (condition, null);
         ``cfg_schedule="linear"`` ramps the scale from 1 to ``cfg_scale`` with the fraction of tokens
         already generated (MAR), ``"constant"`` uses it throughout. ``timings`` (a dict) receives the
         seconds spent in the transformer and in the diffusion head.
         """
-        from ..ops.diffusion_sample import diffusion_sample
+        from ..ops.diffusion_sample import diffusion_sample  # here: ops.diffusion_sample imports models (a cycle)
 
         cfg = self.cfg
         B = cond.shape[0] if cond is not None else int(batch)
         L, D = cfg.num_tokens, cfg.token_dim
         device = next(self.parameters()).device
+        S = sampling_steps or cfg.sampling_steps
         counts = decoding_schedule(L, steps)  # host-side, data independent
-        order = torch.argsort(draw(torch.rand, B, L, generator=generator, device=device), dim=1)  # random order
+        per_record = generator is not None and not isinstance(generator, torch.Generator)
+        if per_record:
+            gens = list(generator)
+            if len(gens) != B:
+                raise ValueError(f"sample_tokens: {len(gens)} generators for a batch of {B} records")
+            noise_u = torch.stack([draw(torch.rand, L, generator=g, device=device) for g in gens])  # [B, L]
+        else:
+            noise_u = draw(torch.rand, B, L, generator=generator, device=device)
+        order = torch.argsort(noise_u, dim=1)  # random order per record
         tokens = torch.zeros(B, L, D, device=device)
         mask = torch.ones(B, L, device=device)
-        c = self.condition(cond, batch=B)  # [B, W]
+        c = self.condition(cond, batch=B)  # [B, K, W]
         guided = cfg_scale != 1.0
         if guided:
-            c = torch.cat([c, self.null_cond.expand(B, -1).to(c.dtype)])  # [2B, W]
+            c = torch.cat([c, self.null_cond.expand(B, -1, -1).to(c.dtype)])  # [2B, K, W]
         clock = _Clock(timings, device)
         start = 0
         for n_k in counts:
@@ -286,9 +319,13 @@ class MAR(nn.Module):
             start += n_k
             scale = 1.0 + (cfg_scale - 1.0) * start / L if cfg_schedule == "linear" else cfg_scale
             with clock("diffusion_head"):
+                noise = None
+                if per_record:  # record b's rows of this step from its own stream: [S, B * n_k, D]
+                    noise = torch.stack([draw(torch.randn, S, n_k, D, generator=g, device=device) for g in gens],
+                                        dim=1).reshape(S, B * n_k, D)
                 new = diffusion_sample(self.head, zsel.reshape(-1, zsel.shape[-1]), cfg_scale=scale if guided else 1.0,
-                                       temperature=temperature, num_steps=sampling_steps or cfg.sampling_steps,
-                                       train_steps=cfg.diffusion_steps, generator=generator, backend=backend)
+                                       temperature=temperature, num_steps=S, train_steps=cfg.diffusion_steps,
+                                       generator=None if per_record else generator, noise=noise, backend=backend)
                 new = new[: B * n_k].reshape(B, n_k, D)  # guided: first half is the conditional sample
             tokens.scatter_(1, idx[..., None].expand(-1, -1, D), new.to(tokens.dtype))
             mask.scatter_(1, idx, 0.0)
@@ -304,9 +341,6 @@ class _Clock:
         self.store, self.device = store, device
 
     def __call__(self, name: str):
-        import contextlib
-        import time
-
         if self.store is None:
             return contextlib.nullcontext()
 

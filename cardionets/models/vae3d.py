@@ -323,6 +323,7 @@ VAE_PRESETS = {"tiny": vae3d_tiny, "base": vae3d_base}
 
 
 def build_vae(preset: str = "tiny", **kw) -> CineVAE3D:
+    """The 3-D VAE of a preset (:func:`cardionets.models.vae.build_vae` picks either architecture)."""
     if preset not in VAE_PRESETS:
         raise ValueError(f"unknown VAE preset {preset!r}; choose from {sorted(VAE_PRESETS)}")
     return VAE_PRESETS[preset](**kw)
@@ -330,4 +331,3 @@ def build_vae(preset: str = "tiny", **kw) -> CineVAE3D:
 
 def vae_from_config(d: dict) -> CineVAE3D:
     return CineVAE3D(VAE3DConfig(**{k: v for k, v in d.items() if k in VAE3DConfig.__dataclass_fields__}))
-

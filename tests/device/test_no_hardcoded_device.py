@@ -177,7 +177,7 @@ def test_generator_training_and_generation_on_the_policy_device(policy_elsewhere
     common = {"epochs": 1, "batch_size": 2, "eval_batch_size": 3, "progress": False, "optim.ema_decay": 0.0}
     mar_model = {"width": 32, "depth": 1, "heads": 2, "head_width": 32, "head_depth": 1, "diffusion_steps": 50,
                  "sampling_steps": 3}
-    stages = {"vae": {"gen.model": VAE},
+    stages = {"vae": {"gen.model": {**VAE, "arch": "3d"}},
               "generator": {"gen.model": mar_model, "gen.vae_from": str(tmp_path / "vae"),
                             "gen.align_from": str(align_run)},
               "cross_decoder": {"gen.model": {"seed_channels": 8, "hidden_channels": 8, "vae": VAE},

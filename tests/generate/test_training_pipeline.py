@@ -86,7 +86,7 @@ def runs(tmp_path_factory, align_run):
 
     tmp = tmp_path_factory.mktemp("runs")
     data = (PairedToy(4, 0), PairedToy(3, 1, crops=True))
-    cfg = load_generator_config("vae", "tiny", overrides={**common(tmp, "vae"), "gen.model": VAE})
+    cfg = load_generator_config("vae", "tiny", overrides={**common(tmp, "vae"), "gen.model": {**VAE, "arch": "3d"}})
     _, vae_summary = train(cfg, data)
     mar_model = {"width": 32, "depth": 1, "heads": 2, "head_width": 32, "head_depth": 1, "diffusion_steps": 50,
                  "sampling_steps": 4}
@@ -111,7 +111,7 @@ def test_stages_train_and_store_latent_scale(runs):
 
 def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     from cardionets.generate.loading import load_cross_decoder
-    from cardionets.generate.pipeline import CineGenerator, GenerationSettings
+    from cardionets.generate.pipeline import CineGenerator, GenerationSettings, ecg_keys
     from cardionets.generate.report import evaluate_generation, mean_cine
 
     tmp = runs[0]
@@ -121,19 +121,34 @@ def test_generate_is_deterministic_and_evaluates(runs, tmp_path):
     s = GenerationSettings(steps=4, seed=3, batch_size=2, sampling_steps=3, backend="cpu")
     a, b = gen.generate(cond, s), gen.generate(cond, s)
     assert a.shape == (4, FRAMES, SIZE, SIZE) and np.array_equal(a, b) and np.abs(a).max() <= 1.0
+    # same seed, same ECG: the same cine whatever else is in the batch (alone, or in another order and
+    # batch size), to fp32 rounding of the batched matrix products
+    keys = ecg_keys(torch.stack([ds[i]["ecg"] for i in range(4)]))
+    ref = gen.generate(cond, s, keys=keys)
+    alone = gen.generate(cond[2:3], s, keys=keys[2:3])
+    s3 = GenerationSettings(**{**s.__dict__, "batch_size": 3})
+    shuffled = gen.generate(cond[[3, 2, 0]], s3, keys=[keys[3], keys[2], keys[0]])
+    np.testing.assert_allclose(alone[0], ref[2], atol=1e-4)
+    np.testing.assert_allclose(shuffled[1], ref[2], atol=1e-4)
+    np.testing.assert_allclose(shuffled[2], ref[0], atol=1e-4)
+    assert not np.allclose(ref[0], ref[1], atol=1e-3)
     s.seed = 4
     assert not np.array_equal(a[:2], gen.generate(cond[:2], s))
     cross = load_cross_decoder(tmp / "cross")[0]
     pheno, names = cmr_phenotype_run(tmp_path / "pheno")
     res = evaluate_generation(gen, ds, tmp_path, settings=GenerationSettings(steps=2, sampling_steps=2, backend="cpu"),
                               cross=cross, phenotype_model=pheno, phenotype_names=names, cmr_encoder=toy_cmr_encoder(),
-                              n_strips=2, spacing=1.8, progress=False, reference_cine=mean_cine(ds, 3))
-    assert set(res["models"]) == {"generator", "cross_decoder", "train_mean_cine"}
+                              n_strips=2, spacing=1.8, progress=False, reference_cine=mean_cine(ds, 3),
+                              vae_reference=True)
+    assert set(res["models"]) == {"generator", "cross_decoder", "train_mean_cine", "vae_reconstruction"}
+    assert set(res["models"]["generator"]["cycle"]) >= {"both_within", "phase_curve_pearson_mean"}
+    assert set(res["models"]["vae_reconstruction"]["blockiness"]) == {"4", "8", "16"}
     assert res["models"]["train_mean_cine"]["image"]["ssim"]["n"] == 4
     g = res["models"]["generator"]
     assert {"model:LVEDV", "model:LVM", "edv_index"} <= set(g["phenotype_agreement"])
     assert np.isfinite(g["phenotype_model_r2_mean"]) and set(g["features"]) >= {"frechet", "retrieval_top1"}
-    assert "R^2 LVEDV (model)" in (tmp_path / "table.md").read_text()
+    table = (tmp_path / "table.md").read_text()
+    assert "model mean R^2 (> 0)" in table and "| vae_reconstruction |" in table and "blockiness" in table
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "table.md").exists()
     assert len(res["strips"]) == 2 and all((tmp_path / p).exists() for p in res["strips"])
     assert (tmp_path / "cines" / "S000_generated.nii.gz").exists()
@@ -156,3 +171,45 @@ def test_generate_command_on_real_ecgs(runs, tmp_path, real_data):
     img = nib.load(str(out / "HR06000.nii.gz"))
     assert img.shape == (SIZE, SIZE, 1, FRAMES) and img.header.get_zooms()[0] == pytest.approx(1.75)
     assert (out / "E07500.gif").exists() and (out / "JS20000_strip.png").exists()
+    # the same seed and ECG give the same cine alone or in another batch
+    alone = tmp_path / "alone"
+    assert main(["generate", ecgs[2], "--model", str(runs[0] / "mar"), "--out", str(alone), "--backend", "cpu",
+                 "--steps", "2", "--sampling-steps", "2", "--batch-size", "1", "--spacing", "1.75", "--format", "nifti"]) == 0
+    a = np.asarray(nib.load(str(out / "E07500.nii.gz")).dataobj, dtype=np.int32)
+    b = np.asarray(nib.load(str(alone / "E07500.nii.gz")).dataobj, dtype=np.int32)
+    assert np.abs(a - b).max() <= 1  # int16 of fp32 cines equal to rounding
+
+
+def test_small_generator_api(align_run, tmp_path):
+    from cardionets.generate.pipeline import ecg_keys
+    from cardionets.generate.quick import generate_cines, train_small_generator
+    from cardionets.errors import InputError
+
+    data = (PairedToy(4, 0), PairedToy(3, 1, crops=True))
+    gen, summaries = train_small_generator("unused", align_run, tmp_path, preset="quick", datasets=data,
+                                           vae_overrides={"frames": FRAMES, "size": SIZE})
+    assert set(summaries) == {"vae", "generator"} and gen.vae.cfg.arch == "2d"
+    ecg = torch.stack([data[1][i]["ecg"] for i in range(3)])
+    cines = generate_cines(gen, ecg, preset="quick", seed=5)
+    assert cines.shape == (3, FRAMES, SIZE, SIZE) and np.abs(cines).max() <= 1.0
+    again = generate_cines(gen, ecg[[2, 0]], preset="quick", seed=5)  # another batch: the same cines
+    np.testing.assert_allclose(again[0], cines[2], atol=1e-4)
+    assert len(set(ecg_keys(ecg))) == 3
+    with pytest.raises(InputError, match="preset"):
+        train_small_generator("unused", align_run, tmp_path, preset="huge")
+
+
+def test_vae_presets_default_to_the_frame_stack_vae_and_name_bad_options():
+    from cardionets.generate.training import load_generator_config
+    from cardionets.models.vae import build_vae
+
+    assert load_generator_config("vae", "tiny").gen.model["arch"] == "2d"
+    with pytest.raises(ValueError, match="2d VAE has no option.*stem"):
+        build_vae("tiny", arch="2d", stem=[2, 4, 4])
+
+
+def test_generation_benchmark_runs_the_default_pipeline():
+    from cardionets.generate.benchmark import measure
+
+    r = measure("tiny", steps=2, sampling_steps=2, repeats=0)
+    assert r["vae_arch"] == "2d" and r["tokens"] == 144 and r["cpu_seconds_per_cine"] > 0

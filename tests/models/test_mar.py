@@ -87,7 +87,7 @@ def test_cfg_null_condition():
     mask = m.random_mask(2, "cpu", torch.Generator().manual_seed(0))
     tokens = patchify(lat, (5, 2, 2))
     dropped = m.condition(torch.randn(2, 12), drop=torch.ones(2, dtype=torch.bool))
-    assert torch.equal(dropped, m.null_cond.expand(2, -1))
+    assert dropped.shape == (2, 1, 32) and torch.equal(dropped, m.null_cond.expand(2, -1, -1))
     assert torch.equal(m.condition(None, batch=2), dropped)
     a = m.forward_transformer(tokens, mask, m.condition(torch.randn(2, 12)))
     b = m.forward_transformer(tokens, mask, m.condition(torch.randn(2, 12)))
@@ -162,3 +162,36 @@ def test_generation_with_cfg_and_timings():
     assert not torch.allclose(cold, cold2)  # the order and x_T still come from the seed
     unconditional = m.sample_tokens(None, batch=2, steps=8, generator=g(), backend="reference")
     assert unconditional.shape == plain.shape
+
+
+def test_multi_token_condition():
+    m = small_mar(cond_tokens=3).eval()
+    assert m.pos_embed.shape == (1, 3 + 8, 32) and m.null_cond.shape == (3, 32)
+    cond = torch.randn(2, 3, 12)
+    c = m.condition(cond)
+    assert c.shape == (2, 3, 32)
+    other = cond.clone()
+    other[:, 2] += 1.0  # every condition token reaches the transformer
+    tokens, mask = torch.randn(2, 8, 80), torch.ones(2, 8)
+    assert not torch.allclose(m.forward_transformer(tokens, mask, c), m.forward_transformer(tokens, mask, m.condition(other)))
+    with pytest.raises(ValueError, match=r"\[B, 3, 12\]"):
+        m.condition(torch.randn(2, 12))  # one token where three are expected
+    lat = m.sample_tokens(cond, steps=2, sampling_steps=3, cfg_scale=2.0, generator=torch.Generator().manual_seed(0),
+                          backend="reference")
+    assert lat.shape == (2, 4, 10, 4, 4)
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_per_record_generators_make_a_record_independent_of_its_batch(backend):
+    m = small_mar().eval()
+    cond = torch.randn(4, 12)
+    g = lambda k: torch.Generator().manual_seed(100 + k)  # noqa: E731  record k's own stream
+    kw = dict(steps=3, sampling_steps=4, cfg_scale=1.5, backend=backend)
+    whole = m.sample_tokens(cond, generator=[g(k) for k in range(4)], **kw)
+    alone = m.sample_tokens(cond[2:3], generator=[g(2)], **kw)
+    pair = m.sample_tokens(cond[[3, 2]], generator=[g(3), g(2)], **kw)  # other company, other position
+    torch.testing.assert_close(alone[0], whole[2], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(pair[1], whole[2], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(whole[0], whole[1])
+    with pytest.raises(ValueError, match="3 generators for a batch of 4"):
+        m.sample_tokens(cond, generator=[g(k) for k in range(3)], **kw)
