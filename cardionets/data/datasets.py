@@ -23,6 +23,7 @@ and standardise crops of the same natively filtered record with the same spec
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,7 @@ def _cmr_cache(cohort: Cohort, progress: bool) -> np.ndarray:
     npy = cohort.root / "cache" / f"cmr96_{cache_key(paths + [file_stamp(cohort.root, p) for p in paths])}.npy"
     if not npy.is_file():
         npy.parent.mkdir(parents=True, exist_ok=True)
-        tmp = str(npy) + ".tmp.npy"
+        tmp = f"{npy}.tmp.{os.getpid()}.npy"  # per process: two stages may build the same cache at once
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(paths), 50, 96, 96))
         it = tqdm(range(len(paths)), desc="cmr cache", unit="cine", disable=not progress)
         usable = cohort.usable("cmr")
